@@ -1,0 +1,240 @@
+# Makefile - every entry point of the course. `make help` lists them.
+#
+# Out-of-tree build under $(BUILD). Each chapter NN-topic is found by its
+# folder chapters/NN-topic; its test program is built three ways:
+#   $(BUILD)/sol/NN-topic/check    tests + solutions/NN-topic   (make test)
+#   $(BUILD)/skel/NN-topic/check   tests + chapters/NN-topic    (check-skeletons)
+#   $(BUILD)/grade/NN-topic/check  tests + $(SUBMISSION) or chapters (make grade)
+# A chapter may add flags and provided (non-exercise) sources in
+# chapters/NN-topic/chapter.mk, see "Per-chapter settings" below.
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+BUILD      ?= build
+OPT        ?= -O2 -g
+SAN        ?=
+# SAN_KIND is asan or tsan inside `make sanitize`; chapter.mk files may read it.
+SAN_KIND   ?=
+SUBMISSION ?=
+CH         ?=
+
+WERROR  := $(if $(PK_WERROR),-Werror)
+PK_CFLAGS  = -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread $(OPT) $(SAN) $(CFLAGS)
+PK_LDFLAGS = -pthread $(SAN) $(LDFLAGS)
+PK_INC     := -Icommon/include -Itests/grader -Itests/fixtures
+# Recursively expanded: pkg-config runs when a recipe needs it, which is after
+# `deps` has installed Check on a fresh machine.
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS   = $(shell pkg-config --libs check)
+
+CHAPTERS := $(sort $(notdir $(wildcard chapters/[0-9][0-9]-*)))
+ifneq ($(CH),)
+ifeq ($(filter $(CH),$(CHAPTERS)),)
+$(error CH=$(CH) is not a chapter; the chapters are: $(CHAPTERS))
+endif
+endif
+SELECTED := $(if $(CH),$(CH),$(CHAPTERS))
+
+# ---- Per-chapter settings --------------------------------------------------
+# chapters/NN-topic/chapter.mk may set, with the chapter's name as prefix:
+#   NN-topic_PROVIDED      .c files in chapters/NN-topic that are complete,
+#                          not exercises (compiled into every build)
+#   NN-topic_CFLAGS        extra flags for its tests and benchmark
+#   NN-topic_LDLIBS        extra libraries for its tests and benchmark
+#   NN-topic_BENCH_CFLAGS  extra flags for bench.c only
+#   NN-topic_BENCH_LDLIBS  extra libraries for the benchmark only
+#   NN-topic_BENCH_OBJS    extra objects for the benchmark (with their rules)
+#   NN-topic_NO_TSAN       non-empty: skip the chapter under TSan (say why)
+-include $(wildcard chapters/*/chapter.mk)
+
+# Exercise files: the chapter's .c files other than bench.c and provided ones.
+exercises = $(filter-out bench.c $($(1)_PROVIDED),$(notdir $(wildcard chapters/$(1)/*.c)))
+provided  = $(addprefix chapters/$(1)/,$($(1)_PROVIDED))
+tests_of  = $(wildcard tests/$(1)/*.c)
+headers   = $(wildcard chapters/$(1)/*.h)
+# A submission's file if it has one, else the skeleton's.
+sub_file  = $(if $(and $(SUBMISSION),$(wildcard $(SUBMISSION)/$(1)/$(2))),$(SUBMISSION)/$(1)/$(2),chapters/$(1)/$(2))
+
+# ---- libpk, fixtures, grader -------------------------------------------------
+LIBPK_SRCS := $(wildcard common/src/*.c)
+LIBPK_OBJS := $(patsubst common/src/%.c,$(BUILD)/obj/common/%.o,$(LIBPK_SRCS))
+LIBPK      := $(BUILD)/lib/libpk.a
+FIX_SRCS   := $(wildcard tests/fixtures/*.c)
+FIX_OBJS   := $(patsubst tests/fixtures/%.c,$(BUILD)/obj/fixtures/%.o,$(FIX_SRCS))
+LIBFIX     := $(if $(FIX_SRCS),$(BUILD)/lib/libpkfix.a)
+FIX_BINS   := $(patsubst tests/fixtures/bin/%.c,$(BUILD)/bin/%,$(wildcard tests/fixtures/bin/*.c))
+HARNESS    := $(BUILD)/obj/grader/check_main.o
+GRADER     := $(BUILD)/bin/pk-grade
+BIN_DIR    := $(abspath $(BUILD)/bin)
+
+.DEFAULT_GOAL := help
+.PHONY: help deps all test grade check-skeletons bench docs sanitize valgrind \
+        dist dist-check clean FORCE
+.DELETE_ON_ERROR:
+
+help:
+	@echo "make grade [CH=NN-topic] [SUBMISSION=dir]  grade the exercises (points, hints, progress)"
+	@echo "make test  [CH=NN-topic]                   run every test against the reference solutions"
+	@echo "make bench [CH=NN-topic]                   run the benchmarks, CSV into $(BUILD)/bench/"
+	@echo "make docs                                  Doxygen HTML into $(BUILD)/docs/html"
+	@echo "make check-skeletons                       prove every graded test fails on the skeletons"
+	@echo "make sanitize                              solution tests under ASan+UBSan and TSan"
+	@echo "make valgrind [CH=NN-topic]                solution tests under valgrind memcheck"
+	@echo "make dist / dist-check                     student handout tarball (no solutions), and its check"
+	@echo "make deps                                  install the Debian packages the course needs"
+	@echo "chapters: $(CHAPTERS)"
+
+deps:
+	@scripts/install-deps.sh $(EXTRA_DEPS)
+
+all: $(LIBPK) $(GRADER) $(FIX_BINS) $(foreach c,$(CHAPTERS),$(BUILD)/sol/$(c)/check)
+
+$(BUILD)/obj/common/%.o: common/src/%.c $(wildcard common/include/pk/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) -c $< -o $@
+
+$(LIBPK): $(LIBPK_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/fixtures/%.o: tests/fixtures/%.c $(wildcard tests/fixtures/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) -c $< -o $@
+
+$(BUILD)/lib/libpkfix.a: $(FIX_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/%: tests/fixtures/bin/%.c $(LIBFIX) $(LIBPK)
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) $< -o $@ $(PK_LDFLAGS) $(LIBFIX) $(LIBPK) -lm
+
+$(HARNESS): tests/grader/check_main.c tests/grader/pk_check.h | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -c $< -o $@
+
+# The grader never links student code, and is built without sanitizers.
+$(GRADER): tests/grader/grade.c | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g $< -o $@
+
+# ---- test programs -----------------------------------------------------------
+# $(call test_prog,VARIANT,CHAPTER,EXERCISE-SOURCES)
+define test_prog
+$(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) \
+        $(call headers,$(2)) $(HARNESS) $(LIBFIX) $(LIBPK) tests/grader/pk_check.h | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
+	    -o $$@ $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(HARNESS) \
+	    $(LIBFIX) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm
+endef
+$(foreach c,$(CHAPTERS),$(eval $(call test_prog,sol,$(c),$(addprefix solutions/$(c)/,$(call exercises,$(c))))))
+$(foreach c,$(CHAPTERS),$(eval $(call test_prog,skel,$(c),$(addprefix chapters/$(c)/,$(call exercises,$(c))))))
+$(foreach c,$(CHAPTERS),$(eval $(call test_prog,grade,$(c),$(foreach f,$(call exercises,$(c)),$(call sub_file,$(c),$(f))))))
+
+# libpk's own tests.
+$(BUILD)/sol/common/check: $(wildcard tests/common/*.c) $(HARNESS) $(LIBFIX) $(LIBPK) | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -o $@ $(wildcard tests/common/*.c) \
+	    $(HARNESS) $(LIBFIX) $(LIBPK) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
+
+# The grader's own tests: a suite that misbehaves on purpose, and the suite
+# that grades it and checks the scores.
+$(BUILD)/bin/pk-grade-selftest-bad: tests/grader/selftest/bad_suite.c $(HARNESS) | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -o $@ $< $(HARNESS) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
+
+$(BUILD)/sol/grader/check: tests/grader/selftest/check_grader.c $(HARNESS) $(GRADER) \
+        $(BUILD)/bin/pk-grade-selftest-bad | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -o $@ $< $(HARNESS) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
+
+# ---- make test ---------------------------------------------------------------
+TEST_PROGS := $(if $(CH),,$(BUILD)/sol/common/check $(BUILD)/sol/grader/check) \
+              $(foreach c,$(SELECTED),$(BUILD)/sol/$(c)/check)
+
+ifeq ($(SAN_KIND),tsan)
+TSAN_SKIPPED := $(foreach c,$(SELECTED),$(if $($(c)_NO_TSAN),$(c)))
+TEST_PROGS := $(filter-out $(foreach c,$(TSAN_SKIPPED),$(BUILD)/sol/$(c)/check),$(TEST_PROGS))
+endif
+
+test: $(TEST_PROGS) $(FIX_BINS) | deps
+	@if [ ! -d solutions ]; then \
+	    echo "This is the student handout: there are no reference solutions to test."; \
+	    echo "Run 'make grade' to grade your own work."; exit 0; fi
+	@$(foreach c,$(TSAN_SKIPPED),echo "skipping $(c) under TSan: $($(c)_NO_TSAN)";)
+	@PK_BIN_DIR=$(BIN_DIR) scripts/run-tests.sh $(BUILD)/logs $(TEST_PROGS)
+
+# ---- make grade ----------------------------------------------------------------
+grade: $(GRADER) $(FIX_BINS) | deps
+	@mkdir -p $(BUILD)/grade
+	@src="$(if $(SUBMISSION),$(abspath $(SUBMISSION)),chapters)"; \
+	 if [ -n "$(SUBMISSION)" ] && [ ! -d "$(SUBMISSION)" ]; then \
+	     echo "SUBMISSION=$(SUBMISSION) is not a folder"; exit 2; fi; \
+	 if [ "$$(cat $(BUILD)/grade/source 2>/dev/null)" != "$$src" ]; then \
+	     rm -f $(foreach c,$(CHAPTERS),$(BUILD)/grade/$(c)/check); \
+	     echo "$$src" > $(BUILD)/grade/source; fi; \
+	 args=""; \
+	 for c in $(SELECTED); do \
+	     log=$(BUILD)/grade/$$c.build.log; \
+	     printf 'building %s ... ' "$$c"; \
+	     if $(MAKE) --no-print-directory $(BUILD)/grade/$$c/check >$$log 2>&1; \
+	     then echo ok; else echo "FAILED (see $$log)"; rm -f $(BUILD)/grade/$$c/check; fi; \
+	     args="$$args $$c=$(BUILD)/grade/$$c/check:$$log"; \
+	 done; \
+	 PK_BIN_DIR=$(BIN_DIR) $(GRADER) --json $(BUILD)/grade/results.json \
+	     --logs $(BUILD)/grade/logs $$args
+
+check-skeletons: $(GRADER) $(FIX_BINS) $(foreach c,$(SELECTED),$(BUILD)/skel/$(c)/check) | deps
+	@PK_BIN_DIR=$(BIN_DIR) $(GRADER) --skeleton-check --logs $(BUILD)/skel/logs \
+	    $(foreach c,$(SELECTED),$(c)=$(BUILD)/skel/$(c)/check)
+
+# ---- make bench ------------------------------------------------------------------
+define bench_prog
+$(BUILD)/bench/$(1)/bench: chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \
+        $(call provided,$(1)) $(call headers,$(1)) $($(1)_BENCH_OBJS) $(LIBFIX) $(LIBPK) | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(PK_CFLAGS) $$($(1)_CFLAGS) $$($(1)_BENCH_CFLAGS) $(PK_INC) -Ichapters/$(1) -o $$@ \
+	    chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \
+	    $(call provided,$(1)) $($(1)_BENCH_OBJS) $(LIBFIX) $(LIBPK) $$(PK_LDFLAGS) \
+	    $$($(1)_LDLIBS) $$($(1)_BENCH_LDLIBS) -lm
+endef
+$(foreach c,$(CHAPTERS),$(if $(wildcard chapters/$(c)/bench.c),$(eval $(call bench_prog,$(c)))))
+
+BENCHES := $(foreach c,$(SELECTED),$(if $(wildcard chapters/$(c)/bench.c),$(c)))
+bench: $(foreach c,$(BENCHES),$(BUILD)/bench/$(c)/bench) $(FIX_BINS) | deps
+	@set -e; for c in $(BENCHES); do \
+	    PK_BIN_DIR=$(BIN_DIR) PK_BENCH_CSV=$(BUILD)/bench/$$c.csv $(BUILD)/bench/$$c/bench; \
+	done
+
+# ---- docs, sanitizers, valgrind, dist ----------------------------------------------
+docs: | deps
+	@mkdir -p $(BUILD)/docs
+	@PK_DOCS_OUT=$(abspath $(BUILD)/docs) doxygen docs/Doxyfile > $(BUILD)/docs/doxygen.log 2> $(BUILD)/docs/warnings.log \
+	    || { cat $(BUILD)/docs/warnings.log; exit 1; }
+	@if [ -s $(BUILD)/docs/warnings.log ]; then cat $(BUILD)/docs/warnings.log; exit 1; fi
+	@echo "docs: $(BUILD)/docs/html/index.html (no warnings)"
+
+sanitize: | deps
+	$(MAKE) --no-print-directory test BUILD=$(BUILD)/asan SAN_KIND=asan \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	$(MAKE) --no-print-directory test BUILD=$(BUILD)/tsan SAN_KIND=tsan SAN="-fsanitize=thread"
+
+valgrind: $(TEST_PROGS) $(FIX_BINS) | deps
+	@PK_BIN_DIR=$(BIN_DIR) PK_VALGRIND=1 scripts/run-tests.sh $(BUILD)/logs-valgrind $(TEST_PROGS)
+
+DIST_NAME := pk-course
+dist: | deps
+	@rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist/$(DIST_NAME)
+	@git ls-files -z --cached --others --exclude-standard | grep -zv '^solutions/' \
+	    | xargs -0 -I{} cp --parents {} $(BUILD)/dist/$(DIST_NAME)/
+	@tar -C $(BUILD)/dist -czf $(BUILD)/dist/$(DIST_NAME)-student.tar.gz $(DIST_NAME)
+	@rm -rf $(BUILD)/dist/$(DIST_NAME)
+	@echo "handout: $(BUILD)/dist/$(DIST_NAME)-student.tar.gz (no solutions/)"
+
+dist-check: dist
+	@scripts/dist-check.sh $(BUILD)/dist/$(DIST_NAME)-student.tar.gz
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,91 @@
+/**
+ * @file pk/report.h
+ * @brief Benchmark tables and CSV, and the machine's parallel ceiling.
+ *
+ * Every chapter's bench.c reports through this module so that all tables and
+ * CSV files look the same. The CSV format (one row per measured variant) is
+ *
+ *     benchmark,variant,n,median_s,min_s,max_s,speedup
+ *
+ * where `speedup` is the median of the benchmark's first variant (the
+ * baseline) divided by this variant's median. The file is
+ * `$PK_BENCH_CSV` when set (make bench sets it to build/bench/NN-topic.csv),
+ * otherwise `NN-topic.csv` in the current directory.
+ */
+#ifndef PK_REPORT_H
+#define PK_REPORT_H
+
+#include <stddef.h>
+
+#include "pk/timing.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief An open benchmark report (opaque). */
+typedef struct pk_report pk_report;
+
+/**
+ * @brief Open a report for one chapter and print its title.
+ * @param chapter the chapter's directory name, e.g. "00-warmup".
+ * @return the report, or NULL with errno (EINVAL for NULL, or why the CSV
+ *         file could not be created).
+ */
+pk_report *pk_report_open(const char *chapter);
+
+/**
+ * @brief Add one measured variant: print a table row and write a CSV row.
+ * @param r the report.
+ * @param benchmark the benchmark's name; a new name starts a new table whose
+ *        first variant is the baseline (speedup 1.00).
+ * @param variant the variant's name.
+ * @param n the problem size (items, bytes, iterations: say which in the
+ *        benchmark's name or in a note).
+ * @param st the measurement, in seconds.
+ * @return 0, or -1 with errno EINVAL (NULL argument) or EIO (write failed).
+ */
+int pk_report_add(pk_report *r, const char *benchmark, const char *variant,
+                  size_t n, const pk_stats *st);
+
+/**
+ * @brief The speedup of the last variant added (baseline median / its median).
+ * @param r the report.
+ * @return the ratio, or 0 when nothing was added yet.
+ */
+double pk_report_last_speedup(const pk_report *r);
+
+/**
+ * @brief Print a free-form line under the current table (not written to CSV).
+ * @param r the report.
+ * @param fmt printf format.
+ */
+void pk_report_note(pk_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/**
+ * @brief Flush and close the report. NULL is a no-op.
+ * @param r the report.
+ */
+void pk_report_close(pk_report *r);
+
+/**
+ * @brief Measure how much faster @p nprocs independent busy processes finish
+ *        than one: the best speedup this machine allows for CPU-bound work.
+ * @param nprocs processes to run at once (0 means pk_cpu_count()).
+ * @param seconds roughly how long one busy run should take (e.g. 0.2).
+ * @return the ceiling, nprocs x (time of one) / (time of nprocs at once),
+ *         median of three trials; ideally @p nprocs. 0 with errno on failure.
+ *
+ * A parallel program's speedup is read against this figure, not against the
+ * core count: on a shared or throttled machine two cores rarely give a full
+ * 2.0x, and efficiency = speedup / ceiling says how much of what the
+ * hardware offers the program actually got.
+ */
+double pk_parallel_ceiling(unsigned nprocs, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PK_REPORT_H */

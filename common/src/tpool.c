@@ -1,0 +1,294 @@
+/* tpool.c - a fixed-size thread pool with futures (after libuv's threadpool.c).
+ *
+ * Locking: one mutex (pool->mu) protects the queue, the idle count, the stop
+ * flag and the completion condition variable. A future's `done` flag is
+ * atomic so that pk_future_get() on a finished task takes no lock at all.
+ *
+ * Completion handshake (no lost wake-up): a waiter increments pool->waiters
+ * and re-checks `done` while holding mu, then sleeps on done_cv; a worker
+ * stores `done` and then reads `waiters`. Both use sequentially consistent
+ * atomics, so at least one of them sees the other's store: either the waiter
+ * sees done, or the worker sees a waiter and broadcasts under mu.
+ */
+#include "pk/tpool.h"
+#include "pk/timing.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_THREADS 4096   /* more than this is a mistake, not a request */
+#define CHUNKS_PER_THREAD 8 /* automatic chunking: work units per thread */
+
+struct pk_future {
+    void *(*fn)(void *);
+    void *arg;
+    void *result;
+    atomic_int done;
+    struct pk_future *next; /* queue link, owned by the pool while queued */
+    pk_tpool *pool;
+};
+
+struct pk_tpool {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* signalled when a task is queued or on stop */
+    pthread_cond_t done_cv; /* broadcast when a task finishes and someone waits */
+    pk_future *head, *tail; /* FIFO of queued tasks */
+    size_t idle;            /* workers asleep on work_cv */
+    atomic_int waiters;     /* threads asleep (or about to be) on done_cv */
+    int stop;
+    size_t nthreads;
+    pthread_t *threads;
+};
+
+static void *worker(void *arg)
+{
+    pk_tpool *pool = arg;
+
+    pthread_mutex_lock(&pool->mu);
+    for (;;) {
+        while (pool->head == NULL && !pool->stop) {
+            pool->idle++;
+            pthread_cond_wait(&pool->work_cv, &pool->mu);
+            pool->idle--;
+        }
+        pk_future *f = pool->head;
+        if (f == NULL) /* stop requested and the queue is drained */
+            break;
+        pool->head = f->next;
+        if (pool->head == NULL)
+            pool->tail = NULL;
+        pthread_mutex_unlock(&pool->mu);
+
+        f->result = f->fn(f->arg);
+        atomic_store(&f->done, 1);
+        if (atomic_load(&pool->waiters) > 0) {
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_broadcast(&pool->done_cv);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        pthread_mutex_lock(&pool->mu);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return NULL;
+}
+
+pk_tpool *pk_tpool_create(size_t nthreads)
+{
+    if (nthreads == 0)
+        nthreads = pk_cpu_count();
+    if (nthreads > MAX_THREADS) {
+        errno = EINVAL;
+        return NULL;
+    }
+    pk_tpool *pool = calloc(1, sizeof *pool);
+    if (pool == NULL)
+        return NULL;
+    pool->threads = calloc(nthreads, sizeof *pool->threads);
+    if (pool->threads == NULL)
+        goto err_free;
+    if (pthread_mutex_init(&pool->mu, NULL) != 0)
+        goto err_free;
+    if (pthread_cond_init(&pool->work_cv, NULL) != 0)
+        goto err_mutex;
+    if (pthread_cond_init(&pool->done_cv, NULL) != 0)
+        goto err_work_cv;
+
+    for (size_t i = 0; i < nthreads; i++) {
+        int rc = pthread_create(&pool->threads[i], NULL, worker, pool);
+        if (rc != 0) {
+            /* Stop and join the ones already running: none is left behind. */
+            pool->nthreads = i;
+            pk_tpool_destroy(pool);
+            errno = rc;
+            return NULL;
+        }
+    }
+    pool->nthreads = nthreads;
+    return pool;
+
+err_work_cv:
+    pthread_cond_destroy(&pool->work_cv);
+err_mutex:
+    pthread_mutex_destroy(&pool->mu);
+err_free:
+    free(pool->threads);
+    free(pool);
+    errno = ENOMEM;
+    return NULL;
+}
+
+pk_future *pk_tpool_submit(pk_tpool *pool, void *(*fn)(void *), void *arg)
+{
+    if (pool == NULL || fn == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    pk_future *f = malloc(sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->fn = fn;
+    f->arg = arg;
+    f->result = NULL;
+    atomic_init(&f->done, 0);
+    f->next = NULL;
+    f->pool = pool;
+
+    pthread_mutex_lock(&pool->mu);
+    if (pool->stop) {
+        pthread_mutex_unlock(&pool->mu);
+        free(f);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (pool->tail != NULL)
+        pool->tail->next = f;
+    else
+        pool->head = f;
+    pool->tail = f;
+    /* Busy workers come back to the queue by themselves: wake only an idle one. */
+    if (pool->idle > 0)
+        pthread_cond_signal(&pool->work_cv);
+    pthread_mutex_unlock(&pool->mu);
+    return f;
+}
+
+void *pk_future_get(pk_future *f)
+{
+    if (f == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (atomic_load(&f->done))
+        return f->result;
+
+    pk_tpool *pool = f->pool;
+    pthread_mutex_lock(&pool->mu);
+    atomic_fetch_add(&pool->waiters, 1);
+    while (!atomic_load(&f->done))
+        pthread_cond_wait(&pool->done_cv, &pool->mu);
+    atomic_fetch_sub(&pool->waiters, 1);
+    pthread_mutex_unlock(&pool->mu);
+    return f->result;
+}
+
+void pk_future_free(pk_future *f)
+{
+    if (f == NULL)
+        return;
+    (void)pk_future_get(f);
+    free(f);
+}
+
+void pk_tpool_destroy(pk_tpool *pool)
+{
+    if (pool == NULL)
+        return;
+    pthread_mutex_lock(&pool->mu);
+    pool->stop = 1;
+    pthread_cond_broadcast(&pool->work_cv);
+    pthread_mutex_unlock(&pool->mu);
+
+    for (size_t i = 0; i < pool->nthreads; i++)
+        pthread_join(pool->threads[i], NULL);
+
+    pthread_cond_destroy(&pool->done_cv);
+    pthread_cond_destroy(&pool->work_cv);
+    pthread_mutex_destroy(&pool->mu);
+    free(pool->threads);
+    free(pool);
+}
+
+size_t pk_tpool_size(const pk_tpool *pool)
+{
+    if (pool == NULL) {
+        errno = EINVAL;
+        return 0;
+    }
+    return pool->nthreads;
+}
+
+/* ---- map ------------------------------------------------------------- */
+
+typedef struct map_job {
+    const char *in;
+    char *out;
+    size_t n, in_size, out_size, chunk;
+    pk_map_fn fn;
+    void *ctx;
+    atomic_size_t next; /* first item of the next unclaimed chunk */
+} map_job;
+
+/* Claim chunks until none is left. Run by the caller and by helpers. */
+static void *map_runner(void *arg)
+{
+    map_job *job = arg;
+
+    for (;;) {
+        size_t lo = atomic_fetch_add_explicit(&job->next, job->chunk,
+                                              memory_order_relaxed);
+        if (lo >= job->n)
+            break;
+        size_t hi = job->n - lo < job->chunk ? job->n : lo + job->chunk;
+        for (size_t i = lo; i < hi; i++)
+            job->fn(job->in + i * job->in_size, job->out + i * job->out_size,
+                    job->ctx);
+    }
+    return NULL;
+}
+
+int pk_tpool_map(pk_tpool *pool, const void *in, size_t n, size_t in_size,
+                 void *out, size_t out_size, pk_map_fn fn, void *ctx,
+                 size_t chunk)
+{
+    if (pool == NULL || fn == NULL || in_size == 0 || out_size == 0 ||
+        (n > 0 && (in == NULL || out == NULL))) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    if (SIZE_MAX / in_size < n || SIZE_MAX / out_size < n) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    size_t workers = pool->nthreads + 1; /* the caller works too */
+    if (chunk == 0) {
+        size_t units = workers * CHUNKS_PER_THREAD;
+        chunk = (n + units - 1) / units;
+    }
+    size_t nchunks = n / chunk + (n % chunk != 0);
+
+    map_job job = {
+        .in = in, .out = out, .n = n, .in_size = in_size,
+        .out_size = out_size, .chunk = chunk, .fn = fn, .ctx = ctx,
+    };
+    atomic_init(&job.next, 0);
+
+    /* One helper per worker thread, but never more than there are chunks
+     * beyond the caller's first. A failed submit only means fewer helpers. */
+    size_t nhelpers = nchunks - 1 < pool->nthreads ? nchunks - 1 : pool->nthreads;
+    pk_future *stack_futs[64];
+    pk_future **futs = stack_futs;
+    if (nhelpers > 64) {
+        futs = malloc(nhelpers * sizeof *futs);
+        if (futs == NULL)
+            nhelpers = 0;
+    }
+    size_t started = 0;
+    for (; started < nhelpers; started++) {
+        futs[started] = pk_tpool_submit(pool, map_runner, &job);
+        if (futs[started] == NULL)
+            break;
+    }
+    map_runner(&job);
+    for (size_t i = 0; i < started; i++)
+        pk_future_free(futs[i]);
+    if (futs != stack_futs)
+        free(futs);
+    return 0;
+}

@@ -1,0 +1,50 @@
+#!/bin/sh
+# run-tests.sh LOGDIR PROGRAM... - run Check test programs, keep their logs,
+# print a closing total. Exit status 1 if any test failed.
+#
+# Each program is one chapter's suite (see tests/grader/check_main.c). Check's
+# TAP and XML logs go to LOGDIR/<name>.tap and .xml. With PK_VALGRIND=1 each
+# runs under valgrind memcheck in Check's no-fork mode, and any leak or error
+# fails it.
+set -u
+logdir=$1
+shift
+mkdir -p "$logdir"
+passed=0
+failed=0
+broken=""
+for prog in "$@"; do
+    name=$(basename "$(dirname "$prog")")
+    echo "== $name"
+    out="$logdir/$name.out"
+    if [ "${PK_VALGRIND:-}" = 1 ]; then
+        CK_FORK=no CK_DEFAULT_TIMEOUT=600 CK_TIMEOUT_MULTIPLIER=20 \
+        PK_UNDER_VALGRIND=1 \
+        valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+            --child-silent-after-fork=yes "$prog" >"$out" 2>&1
+    else
+        CK_TAP_LOG_FILE_NAME="$logdir/$name.tap" \
+        CK_XML_LOG_FILE_NAME="$logdir/$name.xml" \
+        "$prog" >"$out" 2>&1
+    fi
+    rc=$?
+    # Show failures and the summary, not every "Running suite" line.
+    grep -v '^Running suite' "$out" | grep -v '^[0-9]*%: Checks' | tail -n 40
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+    if [ -n "$line" ]; then
+        p=${line%% passed*}
+        f=${line#*passed, }
+        f=${f%% failed*}
+        passed=$((passed + p))
+        failed=$((failed + f))
+    fi
+    if [ "$rc" -ne 0 ]; then
+        broken="$broken $name(exit $rc)"
+        [ -z "$line" ] && failed=$((failed + 1))
+    fi
+done
+echo "== total"
+[ -n "$broken" ] && echo "failing programs:$broken (logs in $logdir)"
+echo "$passed passed, $failed failed"
+[ -z "$broken" ]

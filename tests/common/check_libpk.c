@@ -1,0 +1,565 @@
+/* check_libpk.c - tests for libpk: timing, thread pool, process pool, report. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pk/ppool.h"
+#include "pk/report.h"
+#include "pk/timing.h"
+#include "pk/tpool.h"
+#include "pk_check.h"
+
+/* Tests that fork check that no child is left behind with this: after every
+ * child was reaped, waitpid reports ECHILD. (Check's no-fork mode runs the
+ * tests in the test program itself, which has no other children.) */
+static void assert_no_children(void)
+{
+    errno = 0;
+    pid_t p = waitpid(-1, NULL, WNOHANG);
+    ck_assert_msg(p == -1 && errno == ECHILD,
+                  "a child process was left behind (waitpid gave %d, errno %d)",
+                  (int)p, errno);
+}
+
+/* ---- timing ------------------------------------------------------------ */
+
+START_TEST(test_timing_now_monotonic)
+{
+    uint64_t prev = pk_now_ns();
+    for (int i = 0; i < 100000; i++) {
+        uint64_t t = pk_now_ns();
+        ck_assert_uint_ge(t, prev);
+        prev = t;
+    }
+    uint64_t t0 = pk_now_ns();
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    double dt = (double)(pk_now_ns() - t0) * 1e-9;
+    ck_assert_msg(dt >= 0.020 && dt < 5, "a 20 ms sleep read as %g s", dt);
+}
+END_TEST
+
+START_TEST(test_timing_stats_values)
+{
+    const double s[] = {4, 1, 3, 2, 100};
+    pk_stats st;
+    ck_assert_int_eq(pk_stats_from(s, 5, &st), 0);
+    ck_assert_uint_eq(st.runs, 5);
+    ck_assert_double_eq(st.min, 1);
+    ck_assert_double_eq(st.max, 100);
+    ck_assert_double_eq(st.median, 3);
+    ck_assert_double_eq_tol(st.mean, 22, 1e-12);
+    /* sample stddev of {1,2,3,4,100}: sqrt(sum((x-22)^2)/4) */
+    ck_assert_double_eq_tol(st.stddev, sqrt((441 + 400 + 361 + 324 + 6084) / 4.0), 1e-9);
+    const double e[] = {1, 2, 3, 10};
+    ck_assert_int_eq(pk_stats_from(e, 4, &st), 0);
+    ck_assert_double_eq(st.median, 2.5);
+    ck_assert_int_eq(pk_stats_from(e, 1, &st), 0);
+    ck_assert_double_eq(st.stddev, 0);
+    ck_assert_double_eq(st.median, 1);
+}
+END_TEST
+
+START_TEST(test_timing_stats_einval)
+{
+    pk_stats st;
+    double s = 1;
+    errno = 0;
+    ck_assert_int_eq(pk_stats_from(NULL, 1, &st), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_stats_from(&s, 0, &st), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_stats_from(&s, 1, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+static void bump(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+START_TEST(test_timing_bench_counts)
+{
+    int calls = 0;
+    pk_stats st;
+    ck_assert_int_eq(pk_bench(bump, &calls, 2, 9, &st), 0);
+    ck_assert_int_eq(calls, 11);
+    ck_assert_uint_eq(st.runs, 9);
+    ck_assert(st.min >= 0 && st.min <= st.median && st.median <= st.max);
+    errno = 0;
+    ck_assert_int_eq(pk_bench(NULL, NULL, 0, 1, &st), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_bench(bump, &calls, 0, 0, &st), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_bench(bump, &calls, 0, 1, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_timing_cpu_count)
+{
+    unsigned n = pk_cpu_count();
+    ck_assert_uint_ge(n, 1);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    ck_assert_msg(online < 1 || n <= (unsigned)online,
+                  "pk_cpu_count %u exceeds the online CPUs %ld", n, online);
+}
+END_TEST
+
+/* ---- thread pool --------------------------------------------------------- */
+
+/* out = in * in + ctx's offset: ctx is what a closure would capture. */
+static void square_plus(const void *in, void *out, void *ctx)
+{
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x + *(const int64_t *)ctx;
+}
+
+
+static void *square_ptr(void *arg)
+{
+    intptr_t x = (intptr_t)arg;
+    return (void *)(x * x);
+}
+
+START_TEST(test_tpool_submit_get)
+{
+    pk_tpool *pool = pk_tpool_create(4);
+    ck_assert_ptr_nonnull(pool);
+    ck_assert_uint_eq(pk_tpool_size(pool), 4);
+    pk_future *f[100];
+    for (intptr_t i = 0; i < 100; i++) {
+        f[i] = pk_tpool_submit(pool, square_ptr, (void *)i);
+        ck_assert_ptr_nonnull(f[i]);
+    }
+    for (intptr_t i = 0; i < 100; i++) {
+        ck_assert_int_eq((intptr_t)pk_future_get(f[i]), i * i);
+        /* get twice returns the same value */
+        ck_assert_int_eq((intptr_t)pk_future_get(f[i]), i * i);
+        pk_future_free(f[i]);
+    }
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+START_TEST(test_tpool_default_size)
+{
+    pk_tpool *pool = pk_tpool_create(0);
+    ck_assert_ptr_nonnull(pool);
+    ck_assert_uint_eq(pk_tpool_size(pool), pk_cpu_count());
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+START_TEST(test_tpool_einval)
+{
+    errno = 0;
+    ck_assert_ptr_null(pk_tpool_create((size_t)1 << 40));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(pk_tpool_submit(NULL, square_ptr, NULL));
+    ck_assert_int_eq(errno, EINVAL);
+    pk_tpool *pool = pk_tpool_create(1);
+    errno = 0;
+    ck_assert_ptr_null(pk_tpool_submit(pool, NULL, NULL));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(pk_future_get(NULL));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_uint_eq(pk_tpool_size(NULL), 0);
+    ck_assert_int_eq(errno, EINVAL);
+    int x = 0, y = 0;
+    errno = 0;
+    ck_assert_int_eq(pk_tpool_map(NULL, &x, 1, 4, &y, 4, square_plus, NULL, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_tpool_map(pool, &x, 1, 4, &y, 4, NULL, NULL, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_tpool_map(pool, NULL, 1, 4, &y, 4, square_plus, NULL, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_tpool_map(pool, &x, 1, 4, NULL, 4, square_plus, NULL, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_tpool_map(pool, &x, 1, 0, &y, 4, square_plus, NULL, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_tpool_map(pool, &x, 1, 4, &y, 0, square_plus, NULL, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    pk_future_free(NULL);
+    pk_tpool_destroy(NULL);
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+static void check_map(pk_tpool *pool, size_t n, size_t chunk)
+{
+    int64_t *in = calloc(n ? n : 1, sizeof *in);
+    int64_t *out = calloc(n ? n : 1, sizeof *out);
+    int64_t off = 7;
+    for (size_t i = 0; i < n; i++) {
+        in[i] = (int64_t)i - 500;
+        out[i] = -1;
+    }
+    ck_assert_int_eq(pk_tpool_map(pool, in, n, sizeof *in, out, sizeof *out,
+                                  square_plus, &off, chunk), 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(out[i] == in[i] * in[i] + 7,
+                      "n=%zu chunk=%zu: out[%zu] = %lld, expected %lld", n,
+                      chunk, i, (long long)out[i],
+                      (long long)(in[i] * in[i] + 7));
+    free(in);
+    free(out);
+}
+
+START_TEST(test_tpool_map_order)
+{
+    pk_tpool *pool = pk_tpool_create(3);
+    const size_t ns[] = {0, 1, 2, 7, 1000, 100003};
+    const size_t chunks[] = {0, 1, 3, 64, 1000000};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (size_t j = 0; j < sizeof chunks / sizeof chunks[0]; j++)
+            check_map(pool, ns[i], chunks[j]);
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+/* Items of unusual sizes: 3-byte inputs, 12-byte outputs. */
+typedef struct { unsigned char b[3]; } in3;
+typedef struct { uint32_t a, b, c; } out12;
+
+static void widen(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    const in3 *x = in;
+    out12 *y = out;
+    y->a = x->b[0];
+    y->b = x->b[1];
+    y->c = x->b[2];
+}
+
+START_TEST(test_tpool_map_odd_sizes)
+{
+    pk_tpool *pool = pk_tpool_create(2);
+    enum { N = 9999 };
+    in3 *in = malloc(N * sizeof *in);
+    out12 *out = calloc(N, sizeof *out);
+    for (size_t i = 0; i < N; i++)
+        in[i] = (in3){{(unsigned char)i, (unsigned char)(i >> 8), 3}};
+    ck_assert_int_eq(pk_tpool_map(pool, in, N, sizeof *in, out, sizeof *out,
+                                  widen, NULL, 17), 0);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(out[i].a == (unsigned char)i && out[i].b == (unsigned char)(i >> 8) &&
+                  out[i].c == 3);
+    free(in);
+    free(out);
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+START_TEST(test_tpool_many_futures)
+{
+    enum { N = 100000 };
+    pk_tpool *pool = pk_tpool_create(2);
+    pk_future **f = malloc(N * sizeof *f);
+    for (intptr_t i = 0; i < N; i++) {
+        f[i] = pk_tpool_submit(pool, nothing, (void *)(i + 1));
+        ck_assert_ptr_nonnull(f[i]);
+    }
+    for (intptr_t i = 0; i < N; i++) {
+        ck_assert_int_eq((intptr_t)pk_future_get(f[i]), i + 1);
+        pk_future_free(f[i]);
+    }
+    free(f);
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+START_TEST(test_tpool_create_destroy_cycles)
+{
+    for (int i = 0; i < 1000; i++) {
+        pk_tpool *pool = pk_tpool_create(2);
+        ck_assert_ptr_nonnull(pool);
+        if (i % 2) {
+            pk_future *f = pk_tpool_submit(pool, nothing, &i);
+            ck_assert_ptr_eq(pk_future_get(f), &i);
+            pk_future_free(f);
+        }
+        pk_tpool_destroy(pool);
+    }
+}
+END_TEST
+
+static void *slow_increment(void *arg)
+{
+    struct timespec ts = {0, 100000}; /* 0.1 ms */
+    nanosleep(&ts, NULL);
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return NULL;
+}
+
+START_TEST(test_tpool_destroy_runs_queue)
+{
+    atomic_int done = 0;
+    enum { N = 500 };
+    pk_future *f[N];
+    pk_tpool *pool = pk_tpool_create(2);
+    for (int i = 0; i < N; i++)
+        f[i] = pk_tpool_submit(pool, slow_increment, &done);
+    /* Most of the 500 are still queued now; destroy must run them all. */
+    pk_tpool_destroy(pool);
+    ck_assert_int_eq(atomic_load(&done), N);
+    for (int i = 0; i < N; i++)
+        pk_future_free(f[i]);
+}
+END_TEST
+
+typedef struct submitter_arg {
+    pk_tpool *pool;
+    intptr_t base;
+    int ok;
+} submitter_arg;
+
+static void *submitter(void *p)
+{
+    submitter_arg *a = p;
+    enum { M = 5000 };
+    pk_future **f = malloc(M * sizeof *f);
+    a->ok = 1;
+    for (intptr_t i = 0; i < M; i++)
+        f[i] = pk_tpool_submit(a->pool, square_ptr, (void *)(a->base + i));
+    for (intptr_t i = 0; i < M; i++) {
+        if (f[i] == NULL ||
+            (intptr_t)pk_future_get(f[i]) != (a->base + i) * (a->base + i))
+            a->ok = 0;
+        pk_future_free(f[i]);
+    }
+    free(f);
+    return NULL;
+}
+
+START_TEST(test_tpool_concurrent_submitters)
+{
+    pk_tpool *pool = pk_tpool_create(3);
+    pthread_t th[4];
+    submitter_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (submitter_arg){pool, i * 10000, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, submitter, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(args[i].ok, "submitter %d got a wrong or missing result", i);
+    }
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+/* ---- process pool ---------------------------------------------------------- */
+
+static void check_pmap(size_t nprocs, size_t n, size_t chunk)
+{
+    int64_t *in = calloc(n ? n : 1, sizeof *in);
+    int64_t *out = calloc(n ? n : 1, sizeof *out);
+    int64_t off = -3;
+    for (size_t i = 0; i < n; i++) {
+        in[i] = (int64_t)(i * 7919 % 100003);
+        out[i] = -1;
+    }
+    ck_assert_msg(pk_ppool_map(nprocs, in, n, sizeof *in, out, sizeof *out,
+                               square_plus, &off, chunk) == 0,
+                  "pk_ppool_map(nprocs=%zu, n=%zu, chunk=%zu) failed: %s",
+                  nprocs, n, chunk, strerror(errno));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(out[i] == in[i] * in[i] - 3,
+                      "nprocs=%zu n=%zu chunk=%zu: out[%zu] wrong", nprocs, n,
+                      chunk, i);
+    free(in);
+    free(out);
+}
+
+START_TEST(test_ppool_map_order)
+{
+    const size_t ns[] = {0, 1, 7, 1000, 99991};
+    const size_t chunks[] = {0, 1, 3, 1000, 1 << 20};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (size_t j = 0; j < sizeof chunks / sizeof chunks[0]; j++)
+            check_pmap(2, ns[i], chunks[j]);
+    check_pmap(0, 1000, 0);  /* nprocs 0: one per CPU */
+    check_pmap(8, 3, 0);     /* more processes than items */
+    assert_no_children();
+}
+END_TEST
+
+START_TEST(test_ppool_million)
+{
+    check_pmap(2, 1000000, 0);
+    assert_no_children();
+}
+END_TEST
+
+START_TEST(test_ppool_einval)
+{
+    int64_t x = 1, y = 0, off = 0;
+    errno = 0;
+    ck_assert_int_eq(pk_ppool_map(2, NULL, 1, 8, &y, 8, square_plus, &off, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_ppool_map(2, &x, 1, 8, NULL, 8, square_plus, &off, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_ppool_map(2, &x, 1, 8, &y, 8, NULL, &off, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_ppool_map(2, &x, 1, 0, &y, 8, square_plus, &off, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_ppool_map(2, &x, 1, 8, &y, 0, square_plus, &off, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pk_ppool_map((size_t)1 << 40, &x, 1, 8, &y, 8, square_plus, &off, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    /* n = 0 with NULL arrays is fine and forks nothing. */
+    ck_assert_int_eq(pk_ppool_map(2, NULL, 0, 8, NULL, 8, square_plus, &off, 0), 0);
+    assert_no_children();
+}
+END_TEST
+
+/* Item 500 kills its worker by a signal, or exits it with status 3. */
+static void crash_at_500(const void *in, void *out, void *ctx)
+{
+    int64_t x = *(const int64_t *)in;
+    if (x == 500) {
+        if (*(int *)ctx == 0)
+            raise(SIGSEGV);
+        else
+            exit(3);
+    }
+    *(int64_t *)out = x;
+}
+
+static void check_crash(int how)
+{
+    enum { N = 20000 };
+    int64_t *in = malloc(N * sizeof *in), *out = malloc(N * sizeof *out);
+    for (int64_t i = 0; i < N; i++)
+        in[i] = i;
+    uint64_t t0 = pk_now_ns();
+    errno = 0;
+    int rc = pk_ppool_map(2, in, N, sizeof *in, out, sizeof *out, crash_at_500,
+                          &how, 0);
+    double secs = (double)(pk_now_ns() - t0) * 1e-9;
+    ck_assert_msg(rc == -1 && errno == ECHILD,
+                  "a worker that %s must make the map fail with ECHILD "
+                  "(rc %d, errno %d)", how ? "exits 3" : "segfaults", rc, errno);
+    /* Loose bound: proves "returns promptly", not a speed. */
+    ck_assert_msg(secs < 5, "the failing map took %g s", secs);
+    assert_no_children();
+    free(in);
+    free(out);
+}
+
+START_TEST(test_ppool_worker_signal)
+{
+    check_crash(0);
+}
+END_TEST
+
+START_TEST(test_ppool_worker_exit3)
+{
+    check_crash(1);
+}
+END_TEST
+
+/* ---- report ------------------------------------------------------------------ */
+
+START_TEST(test_report_csv)
+{
+    char path[] = "/tmp/pk-report-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    setenv("PK_BENCH_CSV", path, 1);
+    pk_report *r = pk_report_open("99-test");
+    ck_assert_ptr_nonnull(r);
+    pk_stats a = {3, 0.1, 0.2, 0.2, 0.3, 0}, b = {3, 0.04, 0.05, 0.05, 0.06, 0};
+    ck_assert_int_eq(pk_report_add(r, "bm", "base", 10, &a), 0);
+    ck_assert_int_eq(pk_report_add(r, "bm", "fast", 10, &b), 0);
+    ck_assert_double_eq_tol(pk_report_last_speedup(r), 4.0, 1e-9);
+    pk_report_close(r);
+    unsetenv("PK_BENCH_CSV");
+
+    FILE *f = fopen(path, "r");
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "benchmark,variant,n,median_s,min_s,max_s,speedup\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "\"bm\",\"base\",10,0.2,0.1,0.3,1.0000\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "\"bm\",\"fast\",10,0.05,0.04,0.06,4.0000\n");
+    fclose(f);
+    unlink(path);
+    errno = 0;
+    ck_assert_ptr_null(pk_report_open(NULL));
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_report_ceiling)
+{
+    double c = pk_parallel_ceiling(2, 0.02);
+    /* Two busy processes finish at most 2x (plus noise) faster than one. */
+    ck_assert_msg(c > 0.5 && c < 2.3, "ceiling of 2 processes measured %g", c);
+    assert_no_children();
+}
+END_TEST
+
+Suite *pk_suite(void)
+{
+    Suite *s = suite_create("libpk");
+
+    /* libpk is not an exercise: these run in `make test` and earn no points. */
+    pk_test_add_ungraded(s, test_timing_now_monotonic);
+    pk_test_add_ungraded(s, test_timing_stats_values);
+    pk_test_add_ungraded(s, test_timing_stats_einval);
+    pk_test_add_ungraded(s, test_timing_bench_counts);
+    pk_test_add_ungraded(s, test_timing_cpu_count);
+    pk_test_add_ungraded(s, test_tpool_submit_get);
+    pk_test_add_ungraded(s, test_tpool_default_size);
+    pk_test_add_ungraded(s, test_tpool_einval);
+    pk_test_add_ungraded(s, test_tpool_map_order);
+    pk_test_add_ungraded(s, test_tpool_map_odd_sizes);
+    pk_test_add_ungraded(s, test_tpool_many_futures);
+    pk_test_add_ungraded(s, test_tpool_create_destroy_cycles);
+    pk_test_add_ungraded(s, test_tpool_destroy_runs_queue);
+    pk_test_add_ungraded(s, test_tpool_concurrent_submitters);
+    pk_test_add_ungraded(s, test_ppool_map_order);
+    pk_test_add_ungraded(s, test_ppool_million);
+    pk_test_add_ungraded(s, test_ppool_einval);
+    pk_test_add_ungraded(s, test_ppool_worker_signal);
+    pk_test_add_ungraded(s, test_ppool_worker_exit3);
+    pk_test_add_ungraded(s, test_report_csv);
+    pk_test_add_ungraded(s, test_report_ceiling);
+    return s;
+}

@@ -1,0 +1,581 @@
+/* grade.c - pk-grade: runs chapters' test programs one test at a time and
+ * turns the results into points, a summary table and results.json.
+ *
+ * usage: pk-grade [--skeleton-check] [--json FILE] [--logs DIR]
+ *                 CHAPTER=PROGRAM[:BUILDLOG] ...
+ *
+ * Each graded test runs as `PROGRAM --run TEST` in a child process of its
+ * own: a new session (so the whole process group can be killed), hard
+ * resource limits set before exec (CPU seconds, file size, no core dumps),
+ * stdout and stderr captured to a log file, and a wall-clock timeout. The
+ * test passes only if the child exits with status 0 AND wrote the evidence
+ * line "PASS <nonce> <pid>" (see check_main.c), which happens after the test
+ * body returned. A PROGRAM that does not exist means the chapter did not
+ * build: every test scores 0 and the message is the first error in BUILDLOG.
+ *
+ * With --skeleton-check the roles flip: the exit status is 1 if any graded
+ * test PASSED (skeletons must fail every graded test).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TESTS 512
+#define MAX_CHAPTERS 64
+#define EVIDENCE_MAX 4096             /* bytes of evidence read per test */
+#define FILE_LIMIT (64L << 20)        /* a test may write at most 64 MiB */
+#define LIST_TIMEOUT 10.0             /* seconds for PROGRAM --list */
+#define POLL_FALLBACK_MS 5            /* when pidfd_open is unavailable */
+#define BAR_WIDTH 20
+
+typedef struct test {
+    char name[128];
+    double weight, timeout;
+    int graded;
+    char hint[512];
+    int passed;
+    char msg[1024];
+    double seconds;
+} test;
+
+typedef struct chapter {
+    char name[64];
+    const char *program, *buildlog;
+    test tests[MAX_TESTS];
+    size_t ntests;
+    double points; /* out of 100 */
+    size_t passed, graded;
+    char build_error[512];
+} chapter;
+
+static const char *logs_dir = "build/grade/logs";
+static int use_colour;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(buf, 0755);
+}
+
+/* ---- running one child under limits ---------------------------------- */
+
+typedef struct run_result {
+    int status;      /* from waitpid */
+    int timed_out;
+    char evidence[EVIDENCE_MAX];
+    double seconds;
+} run_result;
+
+static int pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Run argv with evidence pipe on fd 3 and output to logpath (or to a pipe we
+ * capture when capture != NULL). Returns 0, or -1 if it could not start. */
+static int run_limited(char *const argv[], double timeout, const char *logpath,
+                       const char *nonce, run_result *rr, char *capture,
+                       size_t capcap)
+{
+    int ev[2], out[2] = {-1, -1};
+    memset(rr, 0, sizeof *rr);
+    if (pipe2(ev, O_CLOEXEC) != 0)
+        return -1;
+    if (capture != NULL && pipe2(out, O_CLOEXEC) != 0) {
+        close(ev[0]);
+        close(ev[1]);
+        return -1;
+    }
+    fflush(NULL);
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setsid(); /* own session and process group: killable as a whole */
+        struct rlimit cpu = {(rlim_t)timeout + 2, (rlim_t)timeout + 2};
+        struct rlimit fsz = {FILE_LIMIT, FILE_LIMIT};
+        struct rlimit core = {0, 0};
+        setrlimit(RLIMIT_CPU, &cpu);
+        setrlimit(RLIMIT_FSIZE, &fsz);
+        setrlimit(RLIMIT_CORE, &core);
+        int fd;
+        if (capture != NULL) {
+            fd = out[1];
+        } else {
+            fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0)
+                fd = open("/dev/null", O_WRONLY);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        dup2(ev[1], 3); /* dup2 clears close-on-exec on the copy */
+        char fdnum[8];
+        snprintf(fdnum, sizeof fdnum, "3");
+        setenv("PK_GRADE_FD", fdnum, 1);
+        setenv("PK_GRADE_NONCE", nonce, 1);
+        setenv("CK_FORK", "no", 1);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(ev[1]);
+    if (capture != NULL)
+        close(out[1]);
+
+    /* Read only what is there: a test may hold the pipes open forever. */
+    fcntl(ev[0], F_SETFL, O_NONBLOCK);
+    if (out[0] >= 0)
+        fcntl(out[0], F_SETFL, O_NONBLOCK);
+    int pidfd = pidfd_open_(pid);
+    size_t evlen = 0, caplen = 0;
+    int exited = 0;
+    for (;;) {
+        struct pollfd pf[3];
+        int npf = 0;
+        if (pidfd >= 0)
+            pf[npf++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        if (ev[0] >= 0)
+            pf[npf++] = (struct pollfd){.fd = ev[0], .events = POLLIN};
+        if (out[0] >= 0)
+            pf[npf++] = (struct pollfd){.fd = out[0], .events = POLLIN};
+        double left = timeout - (now_s() - t0);
+        int ms = left > 0 ? (int)(left * 1000) + 1 : 0;
+        if (pidfd < 0 && ms > POLL_FALLBACK_MS)
+            ms = POLL_FALLBACK_MS;
+        poll(pf, (nfds_t)npf, ms);
+
+        char buf[4096];
+        if (ev[0] >= 0) {
+            ssize_t k = read(ev[0], buf, sizeof buf);
+            if (k > 0) {
+                size_t take = (size_t)k < EVIDENCE_MAX - 1 - evlen
+                                  ? (size_t)k : EVIDENCE_MAX - 1 - evlen;
+                memcpy(rr->evidence + evlen, buf, take);
+                evlen += take;
+            } else if (k == 0) {
+                close(ev[0]);
+                ev[0] = -1;
+            }
+        }
+        if (out[0] >= 0) {
+            ssize_t k = read(out[0], buf, sizeof buf);
+            if (k > 0) {
+                size_t take = (size_t)k < capcap - 1 - caplen
+                                  ? (size_t)k : capcap - 1 - caplen;
+                memcpy(capture + caplen, buf, take);
+                caplen += take;
+            } else if (k == 0) {
+                close(out[0]);
+                out[0] = -1;
+            }
+        }
+        pid_t w = waitpid(pid, &rr->status, WNOHANG);
+        if (w == pid) {
+            exited = 1;
+            break;
+        }
+        if (now_s() - t0 > timeout) {
+            rr->timed_out = 1;
+            break;
+        }
+        if (pidfd < 0 && ev[0] < 0 && out[0] < 0)
+            usleep(POLL_FALLBACK_MS * 1000);
+    }
+    /* Whatever the test left behind in its process group goes now. */
+    kill(-pid, SIGKILL);
+    if (!exited)
+        waitpid(pid, &rr->status, 0);
+    rr->seconds = now_s() - t0;
+
+    /* Drain what is already written without waiting for stray holders. */
+    if (ev[0] >= 0) {
+        ssize_t k;
+        while (evlen < EVIDENCE_MAX - 1 &&
+               (k = read(ev[0], rr->evidence + evlen, EVIDENCE_MAX - 1 - evlen)) > 0)
+            evlen += (size_t)k;
+        close(ev[0]);
+    }
+    if (out[0] >= 0) {
+        ssize_t k;
+        while (caplen < capcap - 1 &&
+               (k = read(out[0], capture + caplen, capcap - 1 - caplen)) > 0)
+            caplen += (size_t)k;
+        close(out[0]);
+    }
+    if (capture != NULL)
+        capture[caplen] = '\0';
+    rr->evidence[evlen] = '\0';
+    if (pidfd >= 0)
+        close(pidfd);
+    return 0;
+}
+
+/* ---- one chapter ------------------------------------------------------ */
+
+static void first_build_error(chapter *ch)
+{
+    snprintf(ch->build_error, sizeof ch->build_error,
+             "%s did not build", ch->name);
+    FILE *f = ch->buildlog ? fopen(ch->buildlog, "r") : NULL;
+    if (f == NULL)
+        return;
+    char line[400];
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "error") != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(ch->build_error, sizeof ch->build_error,
+                     "did not compile: %s", line);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static int load_tests(chapter *ch)
+{
+    static char listing[256 * 1024];
+    char *argv[] = {(char *)ch->program, "--list", NULL};
+    run_result rr;
+
+    if (access(ch->program, X_OK) != 0) {
+        first_build_error(ch);
+        return -1;
+    }
+    if (run_limited(argv, LIST_TIMEOUT, NULL, "list", &rr, listing,
+                    sizeof listing) != 0 ||
+        rr.timed_out || !WIFEXITED(rr.status) || WEXITSTATUS(rr.status) != 0) {
+        snprintf(ch->build_error, sizeof ch->build_error,
+                 "%s --list failed (does the suite build and start?)",
+                 ch->program);
+        return -1;
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(listing, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[5] = {0};
+        char *p = line;
+        for (int i = 0; i < 5 && p; i++) {
+            f[i] = p;
+            p = i < 4 ? strchr(p, '\t') : NULL;
+            if (p)
+                *p++ = '\0';
+        }
+        if (!f[4] || ch->ntests == MAX_TESTS)
+            continue;
+        test *t = &ch->tests[ch->ntests++];
+        snprintf(t->name, sizeof t->name, "%s", f[0]);
+        t->weight = atof(f[1]);
+        t->timeout = atof(f[2]);
+        t->graded = atoi(f[3]);
+        snprintf(t->hint, sizeof t->hint, "%s", f[4]);
+    }
+    return 0;
+}
+
+static const char *signame(int sig)
+{
+    const char *s = strsignal(sig);
+    return s ? s : "unknown signal";
+}
+
+static void run_test(chapter *ch, test *t)
+{
+    char nonce[64], logpath[1024];
+    snprintf(nonce, sizeof nonce, "%08lx%08lx", (unsigned long)random(),
+             (unsigned long)random());
+    snprintf(logpath, sizeof logpath, "%s/%s", logs_dir, ch->name);
+    mkdirs(logpath);
+    snprintf(logpath, sizeof logpath, "%s/%s/%s.log", logs_dir, ch->name,
+             t->name);
+
+    char *argv[] = {(char *)ch->program, "--run", t->name, NULL};
+    run_result rr;
+    if (run_limited(argv, t->timeout, logpath, nonce, &rr, NULL, 0) != 0) {
+        snprintf(t->msg, sizeof t->msg, "could not start the test: %s",
+                 strerror(errno));
+        return;
+    }
+    t->seconds = rr.seconds;
+
+    /* Evidence: "PASS nonce pid" from the very process we started. */
+    char want[128];
+    snprintf(want, sizeof want, "PASS %s ", nonce);
+    char *pass = strstr(rr.evidence, want);
+    char *fail = strstr(rr.evidence, "FAIL ");
+    if (rr.timed_out) {
+        snprintf(t->msg, sizeof t->msg,
+                 "timed out after %.0f s (an endless loop, a deadlock, or a "
+                 "wait for something that never comes?)", t->timeout);
+    } else if (WIFSIGNALED(rr.status)) {
+        int sig = WTERMSIG(rr.status);
+        snprintf(t->msg, sizeof t->msg, "crashed: killed by signal %d (%s)%s",
+                 sig, signame(sig),
+                 sig == SIGSEGV ? ": a NULL or stray pointer?" :
+                 sig == SIGXCPU ? ": it used too much CPU time" :
+                 sig == SIGXFSZ ? ": it wrote too much output" : "");
+    } else if (pass != NULL && WIFEXITED(rr.status) && WEXITSTATUS(rr.status) == 0 &&
+               atol(pass + strlen(want)) > 0) {
+        t->passed = 1;
+        snprintf(t->msg, sizeof t->msg, "passed");
+    } else if (fail != NULL) {
+        char *m = fail + 5;
+        m[strcspn(m, "\n")] = '\0';
+        snprintf(t->msg, sizeof t->msg, "%s", m);
+    } else if (WIFEXITED(rr.status)) {
+        snprintf(t->msg, sizeof t->msg,
+                 "the test process exited with status %d before the test "
+                 "finished (exit() called inside the code under test?)",
+                 WEXITSTATUS(rr.status));
+    } else {
+        snprintf(t->msg, sizeof t->msg, "did not finish");
+    }
+}
+
+static void grade_chapter(chapter *ch)
+{
+    double total = 0, got = 0;
+
+    if (load_tests(ch) != 0)
+        return;
+    for (size_t i = 0; i < ch->ntests; i++) {
+        test *t = &ch->tests[i];
+        if (!t->graded)
+            continue;
+        run_test(ch, t);
+        ch->graded++;
+        total += t->weight;
+        if (t->passed) {
+            ch->passed++;
+            got += t->weight;
+        }
+    }
+    ch->points = total > 0 ? 100.0 * got / total : 0;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static int write_json(const char *path, chapter *chs, size_t nch, double secs)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "pk-grade: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    double score = 0;
+    for (size_t c = 0; c < nch; c++)
+        score += chs[c].points;
+    fprintf(f, "{\n  \"score\": %.2f,\n  \"max_score\": %zu,\n"
+               "  \"execution_time\": %.2f,\n  \"tests\": [", score,
+            nch * 100, secs);
+    const char *sep = "\n";
+    for (size_t c = 0; c < nch; c++) {
+        chapter *ch = &chs[c];
+        double total = 0;
+        for (size_t i = 0; i < ch->ntests; i++)
+            if (ch->tests[i].graded)
+                total += ch->tests[i].weight;
+        if (ch->graded == 0) {
+            /* Did not build or list: one entry carries the chapter's 100. */
+            fprintf(f, "%s    {\"name\": ", sep);
+            json_string(f, ch->name);
+            fprintf(f, ", \"score\": 0, \"max_score\": 100, \"status\": "
+                       "\"failed\", \"output\": ");
+            json_string(f, ch->build_error);
+            fprintf(f, "}");
+            sep = ",\n";
+            continue;
+        }
+        for (size_t i = 0; i < ch->ntests; i++) {
+            test *t = &ch->tests[i];
+            if (!t->graded)
+                continue;
+            double max = 100.0 * t->weight / total;
+            char name[256 + 128], out[2048];
+            snprintf(name, sizeof name, "%.63s: %.127s", ch->name, t->name);
+            if (t->passed)
+                snprintf(out, sizeof out, "passed");
+            else
+                snprintf(out, sizeof out, "%s\nHint: %s", t->msg, t->hint);
+            fprintf(f, "%s    {\"name\": ", sep);
+            json_string(f, name);
+            fprintf(f, ", \"score\": %.4f, \"max_score\": %.4f, \"status\": \"%s\", "
+                       "\"execution_time\": %.3f, \"output\": ",
+                    t->passed ? max : 0.0, max, t->passed ? "passed" : "failed",
+                    t->seconds);
+            json_string(f, out);
+            fprintf(f, "}");
+            sep = ",\n";
+        }
+    }
+    fprintf(f, "\n  ]\n}\n");
+    return fclose(f);
+}
+
+static void print_table(chapter *chs, size_t nch, double secs)
+{
+    const char *green = use_colour ? "\033[32m" : "";
+    const char *red = use_colour ? "\033[31m" : "";
+    const char *yellow = use_colour ? "\033[33m" : "";
+    const char *bold = use_colour ? "\033[1m" : "";
+    const char *off = use_colour ? "\033[0m" : "";
+    double score = 0;
+    size_t done = 0;
+
+    printf("\n%s%-16s %-*s %7s %8s%s\n", bold, "chapter", BAR_WIDTH + 2,
+           "progress", "tests", "points", off);
+    for (size_t c = 0; c < nch; c++) {
+        chapter *ch = &chs[c];
+        int filled = (int)(ch->points / 100.0 * BAR_WIDTH + 0.5);
+        char bar[BAR_WIDTH + 1];
+        for (int i = 0; i < BAR_WIDTH; i++)
+            bar[i] = i < filled ? '#' : '.';
+        bar[BAR_WIDTH] = '\0';
+        const char *col = ch->points >= 99.99 ? green : ch->points > 0 ? yellow : red;
+        printf("%-16s %s[%s]%s %3zu/%-3zu %7.1f\n", ch->name, col, bar, off,
+               ch->passed, ch->graded, ch->points);
+        score += ch->points;
+        if (ch->graded > 0 && ch->passed == ch->graded)
+            done++;
+        if (ch->graded == 0) {
+            printf("    %s%s%s\n", red, ch->build_error, off);
+            continue;
+        }
+        for (size_t i = 0; i < ch->ntests; i++) {
+            test *t = &ch->tests[i];
+            if (!t->graded || t->passed)
+                continue;
+            printf("    next: %s%s%s\n      %s\n", bold, t->name, off, t->msg);
+            if (t->hint[0])
+                printf("      hint: %s\n", t->hint);
+            break;
+        }
+    }
+    printf("%sTotal: %.1f / %zu points, %zu of %zu chapters complete (%.1f s)%s\n",
+           bold, score, nch * 100, done, nch, secs, off);
+}
+
+int main(int argc, char **argv)
+{
+    static chapter chs[MAX_CHAPTERS];
+    size_t nch = 0;
+    const char *json = NULL;
+    int skeleton_check = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+            json = argv[++i];
+        } else if (strcmp(argv[i], "--logs") == 0 && i + 1 < argc) {
+            logs_dir = argv[++i];
+        } else if (strcmp(argv[i], "--skeleton-check") == 0) {
+            skeleton_check = 1;
+        } else if (strchr(argv[i], '=') != NULL && nch < MAX_CHAPTERS) {
+            chapter *ch = &chs[nch++];
+            char *eq = strchr(argv[i], '=');
+            *eq = '\0';
+            snprintf(ch->name, sizeof ch->name, "%s", argv[i]);
+            ch->program = eq + 1;
+            char *colon = strchr(eq + 1, ':');
+            if (colon) {
+                *colon = '\0';
+                ch->buildlog = colon + 1;
+            }
+        } else {
+            fprintf(stderr, "usage: pk-grade [--skeleton-check] [--json FILE] "
+                            "[--logs DIR] CHAPTER=PROGRAM[:BUILDLOG] ...\n");
+            return 2;
+        }
+    }
+    use_colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    signal(SIGPIPE, SIG_IGN);
+
+    double t0 = now_s();
+    int bad = 0;
+    for (size_t c = 0; c < nch; c++) {
+        if (!skeleton_check) {
+            printf("grading %s ...\n", chs[c].name);
+            fflush(stdout);
+        }
+        grade_chapter(&chs[c]);
+        if (skeleton_check) {
+            if (chs[c].graded == 0) {
+                printf("FAIL %s: %s\n", chs[c].name, chs[c].build_error);
+                bad = 1;
+                continue;
+            }
+            size_t leaks = 0;
+            for (size_t i = 0; i < chs[c].ntests; i++) {
+                test *t = &chs[c].tests[i];
+                if (t->graded && t->passed) {
+                    printf("FAIL %s: %s passes on the skeleton\n", chs[c].name,
+                           t->name);
+                    leaks++;
+                }
+            }
+            printf("%s %s: %zu graded tests, %zu fail on the skeleton\n",
+                   leaks ? "FAIL" : "ok  ", chs[c].name, chs[c].graded,
+                   chs[c].graded - leaks);
+            bad |= leaks > 0;
+        }
+    }
+    double secs = now_s() - t0;
+    if (skeleton_check)
+        return bad;
+    print_table(chs, nch, secs);
+    if (json != NULL) {
+        if (write_json(json, chs, nch, secs) != 0)
+            return 1;
+        printf("results: %s\n", json);
+    }
+    return 0;
+}

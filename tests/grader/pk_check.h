@@ -1,0 +1,75 @@
+/**
+ * @file pk_check.h
+ * @brief How a chapter's Check suite registers its tests for grading.
+ *
+ * Every chapter's test program is one Check suite built by `pk_suite()`,
+ * which the shared main (tests/grader/check_main.c) runs. Tests are added
+ * with pk_test_add() instead of tcase_add_test() so that each test gets its
+ * own TCase (the grader runs them one at a time, by name), a weight, a
+ * timeout and a hint for the student.
+ *
+ * @code
+ *     START_TEST(test_warmup_sum_small)
+ *     {
+ *         ck_assert_uint_eq(warmup_sum_squares(3), 5);
+ *     }
+ *     END_TEST
+ *
+ *     Suite *pk_suite(void)
+ *     {
+ *         Suite *s = suite_create("00-warmup");
+ *         pk_test_add(s, test_warmup_sum_small, 1,
+ *                     "0*0 + 1*1 + 2*2 = 5: the range stops before n");
+ *         return s;
+ *     }
+ * @endcode
+ */
+#ifndef PK_CHECK_H
+#define PK_CHECK_H
+
+#include <check.h>
+
+/** Seconds a test may run before Check (or the grader) stops it. */
+#define PK_TEST_TIMEOUT 10.0
+
+/** Build the chapter's suite. Each chapter's test files define exactly one. */
+Suite *pk_suite(void);
+
+/**
+ * @brief Add a graded test in a TCase of its own.
+ * @param s the suite.
+ * @param t the test (the name given to START_TEST).
+ * @param weight its share of the chapter's 100 points, relative to the
+ *        other tests' weights (1 for an ordinary test).
+ * @param hint what a student whose code fails this test should look at.
+ */
+void pk_test_add(Suite *s, const TTest *t, double weight, const char *hint);
+
+/**
+ * @brief Same as pk_test_add() with a timeout other than PK_TEST_TIMEOUT.
+ * @param s the suite.
+ * @param t the test.
+ * @param weight its share of the points.
+ * @param timeout_s seconds before the test counts as hung.
+ * @param hint the hint for a failure.
+ */
+void pk_test_add_timeout(Suite *s, const TTest *t, double weight,
+                         double timeout_s, const char *hint);
+
+/**
+ * @brief Add a test that runs in `make test` but earns no points and is not
+ *        required to fail on the skeleton (for code the chapter provides).
+ * @param s the suite.
+ * @param t the test.
+ */
+void pk_test_add_ungraded(Suite *s, const TTest *t);
+
+/**
+ * @brief Path of a program built from tests/fixtures/bin (e.g. "pk-httpd").
+ * @param name the program's name.
+ * @return a static buffer with the path: $PK_BIN_DIR/name, where make sets
+ *         PK_BIN_DIR to build/bin.
+ */
+const char *pk_fixture_path(const char *name);
+
+#endif /* PK_CHECK_H */
