@@ -14,6 +14,7 @@
 
 #include "pk/ppool.h"
 #include "pk/report.h"
+#include "pk/task.h"
 #include "pk/timing.h"
 #include "pk/tpool.h"
 #include "pk_check.h"
@@ -117,6 +118,14 @@ START_TEST(test_timing_cpu_count)
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     ck_assert_msg(online < 1 || n <= (unsigned)online,
                   "pk_cpu_count %u exceeds the online CPUs %ld", n, online);
+}
+END_TEST
+
+START_TEST(test_task_values)
+{
+    ck_assert_uint_eq(pk_cpu_task(0), 0);
+    ck_assert_uint_eq(pk_cpu_task(3), 5);
+    ck_assert_uint_eq(pk_cpu_task(1000000), 333332833333500000ull);
 }
 END_TEST
 
@@ -545,6 +554,7 @@ Suite *pk_suite(void)
     pk_test_add_ungraded(s, test_timing_stats_einval);
     pk_test_add_ungraded(s, test_timing_bench_counts);
     pk_test_add_ungraded(s, test_timing_cpu_count);
+    pk_test_add_ungraded(s, test_task_values);
     pk_test_add_ungraded(s, test_tpool_submit_get);
     pk_test_add_ungraded(s, test_tpool_default_size);
     pk_test_add_ungraded(s, test_tpool_einval);
