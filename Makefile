@@ -88,8 +88,6 @@ help:
 deps:
 	@scripts/install-deps.sh $(EXTRA_DEPS)
 
-all: $(LIBPK) $(GRADER) $(FIX_BINS) $(foreach c,$(CHAPTERS),$(BUILD)/sol/$(c)/check)
-
 $(BUILD)/obj/common/%.o: common/src/%.c $(wildcard common/include/pk/*.h) | deps
 	@mkdir -p $(@D)
 	$(CC) $(PK_CFLAGS) $(PK_INC) -c $< -o $@
@@ -151,18 +149,23 @@ $(BUILD)/sol/grader/check: tests/grader/selftest/check_grader.c $(HARNESS) $(GRA
 	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -o $@ $< $(HARNESS) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
 
 # ---- make test ---------------------------------------------------------------
+# The student handout has no solutions/: there `make test` checks libpk and
+# the grader only.
+HAVE_SOLUTIONS := $(wildcard solutions)
 TEST_PROGS := $(if $(CH),,$(BUILD)/sol/common/check $(BUILD)/sol/grader/check) \
-              $(foreach c,$(SELECTED),$(BUILD)/sol/$(c)/check)
+              $(if $(HAVE_SOLUTIONS),$(foreach c,$(SELECTED),$(BUILD)/sol/$(c)/check))
 
 ifeq ($(SAN_KIND),tsan)
 TSAN_SKIPPED := $(foreach c,$(SELECTED),$(if $($(c)_NO_TSAN),$(c)))
 TEST_PROGS := $(filter-out $(foreach c,$(TSAN_SKIPPED),$(BUILD)/sol/$(c)/check),$(TEST_PROGS))
 endif
 
+all: $(LIBPK) $(GRADER) $(FIX_BINS) $(TEST_PROGS)
+
 test: $(TEST_PROGS) $(FIX_BINS) | deps
 	@if [ ! -d solutions ]; then \
-	    echo "This is the student handout: there are no reference solutions to test."; \
-	    echo "Run 'make grade' to grade your own work."; exit 0; fi
+	    echo "This is the student handout: it has no reference solutions, so 'make test'"; \
+	    echo "checks libpk and the grader only. Run 'make grade' to grade your own work."; fi
 	@$(foreach c,$(TSAN_SKIPPED),echo "skipping $(c) under TSan: $($(c)_NO_TSAN)";)
 	@PK_BIN_DIR=$(BIN_DIR) scripts/run-tests.sh $(BUILD)/logs $(TEST_PROGS)
 
@@ -227,7 +230,7 @@ valgrind: $(TEST_PROGS) $(FIX_BINS) | deps
 DIST_NAME := pk-course
 dist: | deps
 	@rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist/$(DIST_NAME)
-	@git ls-files -z --cached --others --exclude-standard | grep -zv '^solutions/' \
+	@git ls-files -z --cached | grep -zv '^solutions/' \
 	    | xargs -0 -I{} cp --parents {} $(BUILD)/dist/$(DIST_NAME)/
 	@tar -C $(BUILD)/dist -czf $(BUILD)/dist/$(DIST_NAME)-student.tar.gz $(DIST_NAME)
 	@rm -rf $(BUILD)/dist/$(DIST_NAME)

@@ -153,8 +153,12 @@ int main(int argc, char **argv)
 {
     Suite *s = pk_suite();
 
-    if (argc == 2 && strcmp(argv[1], "--list") == 0)
-        return list_tests();
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        SRunner *sr = srunner_create(s); /* owns and frees the suite */
+        int rc = list_tests();
+        srunner_free(sr);
+        return rc;
+    }
     if (argc == 3 && strcmp(argv[1], "--run") == 0)
         return run_one(s, argv[2]);
     if (argc != 1) {

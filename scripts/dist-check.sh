@@ -1,0 +1,26 @@
+#!/bin/sh
+# dist-check.sh TARBALL - unpack the student handout in a temporary folder and
+# check that it has no solutions, builds, and grades every chapter to 0.
+set -eu
+tarball=$(readlink -f "$1")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+tar -C "$tmp" -xzf "$tarball"
+cd "$tmp"/pk-course
+unset MAKEFLAGS MAKELEVEL MFLAGS BUILD CH SUBMISSION
+if [ -e solutions ]; then
+    echo "dist-check: the handout contains solutions/" >&2
+    exit 1
+fi
+NO_COLOR=1 make grade >grade.out 2>&1 || { cat grade.out; exit 1; }
+tail -n 3 grade.out
+if ! grep -q '"score": 0.00,' build/grade/results.json; then
+    echo "dist-check: the untouched handout should score 0" >&2
+    exit 1
+fi
+if grep -q 'did not compile\|did not build' grade.out; then
+    echo "dist-check: a skeleton does not compile in the handout" >&2
+    exit 1
+fi
+make test | tail -n 2
+echo "dist-check: ok (no solutions, builds, grades to 0)"
