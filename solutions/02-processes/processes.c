@@ -1,0 +1,470 @@
+/* processes.c - chapter 02 reference solution: fork, pipes, shared memory and
+ * a chunked process map. processes.h is the contract; the lesson
+ * (chapters/02-processes/README.md) explains every choice made here. */
+#include "processes.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHUNKS_PER_WORKER 8   /* automatic chunking: work units per worker */
+#define CACHE_LINE 64         /* keep the counter and each slot apart */
+#define CHILD_WRITE_FAILED 125 /* exit status of a child whose pipe broke */
+
+/* ======================================================================
+ * Small helpers shared by the exercises
+ * ====================================================================== */
+
+/* Reap one child, retrying when a signal interrupts the wait. Fills st;
+ * returns 0, or -1 when the child could not be waited for (st says
+ * PROC_NOT_RUN then). */
+static int reap_child(pid_t pid, proc_status *st)
+{
+    int wstatus;
+
+    while (waitpid(pid, &wstatus, 0) < 0) {
+        if (errno != EINTR) {
+            st->end = PROC_NOT_RUN;
+            st->code = 0;
+            st->complete = 0;
+            return -1;
+        }
+    }
+    return proc_decode_status(wstatus, st);
+}
+
+/* Write all len bytes, however the kernel splits them. 0 or -1. */
+static inline int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Read until EOF; keep the first cap bytes in buf and count all of them.
+ * Returns the byte count, or -1 on a read error. */
+static inline ssize_t read_until_eof(int fd, void *buf, size_t cap)
+{
+    char *p = buf, sink[4096];
+    size_t got = 0;
+
+    for (;;) {
+        /* Past cap, read into a scratch buffer just to see the EOF. */
+        void *dst = got < cap ? p + got : sink;
+        size_t room = got < cap ? cap - got : sizeof sink;
+        ssize_t r = read(fd, dst, room);
+        if (r == 0)
+            return (ssize_t)got;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+}
+
+/* ======================================================================
+ * Exercise 1: one process per task
+ * ====================================================================== */
+
+int proc_decode_status(int wstatus, proc_status *out)
+{
+    if (out == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    out->complete = 0;
+    if (WIFEXITED(wstatus)) {
+        out->end = PROC_EXITED;
+        out->code = WEXITSTATUS(wstatus);
+        return 0;
+    }
+    if (WIFSIGNALED(wstatus)) {
+        out->end = PROC_KILLED;
+        out->code = WTERMSIG(wstatus);
+        return 0;
+    }
+    /* Stopped or continued: the child is still alive. */
+    out->end = PROC_NOT_RUN;
+    out->code = 0;
+    errno = EINVAL;
+    return -1;
+}
+
+/* A task running in the parent's view: its child and the pipe's read end. */
+typedef struct running_task {
+    size_t index;
+    pid_t pid;
+    int fd;
+} running_task;
+
+/* The body of a task's child: compute into its own copy of buf, send it,
+ * leave. Never returns. _exit, not exit: exit() would run the parent's atexit
+ * handlers and flush the parent's unwritten stdio buffers a second time. */
+static void run_task_child(const char *in, size_t in_size, void *buf,
+                           size_t out_size, pk_map_fn fn, void *ctx, size_t i,
+                           int fd)
+{
+    fn(in + i * in_size, buf, ctx);
+    _exit(write_all(fd, buf, out_size) == 0 ? 0 : CHILD_WRITE_FAILED);
+}
+
+/* Collect one task: read its result until EOF (the child closed the pipe by
+ * exiting), then reap the child. Returns 1 when the task succeeded. */
+static int finish_task(const running_task *t, void *buf, char *out,
+                       size_t out_size, proc_status *status)
+{
+    proc_status st = {PROC_NOT_RUN, 0, 0};
+    ssize_t got = read_until_eof(t->fd, buf, out_size);
+
+    close(t->fd);
+    reap_child(t->pid, &st);
+    st.complete = got == (ssize_t)out_size;
+    if (st.complete)
+        memcpy(out + t->index * out_size, buf, out_size);
+    if (status != NULL)
+        status[t->index] = st;
+    return st.end == PROC_EXITED && st.code == 0 && st.complete;
+}
+
+int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
+                  size_t out_size, pk_map_fn fn, void *ctx,
+                  size_t max_running, proc_status *status)
+{
+    if (fn == NULL || in_size == 0 || out_size == 0 || max_running == 0 ||
+        max_running > PROC_MAX_WORKERS ||
+        (n > 0 && (in == NULL || out == NULL)) || SIZE_MAX / in_size < n ||
+        SIZE_MAX / out_size < n) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    if (max_running > n)
+        max_running = n;
+
+    /* The children inherit buf as well: each fills its own copy. */
+    void *buf = malloc(out_size);
+    running_task *ring = malloc(max_running * sizeof *ring);
+    if (buf == NULL || ring == NULL) {
+        free(buf);
+        free(ring);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (status != NULL)
+        for (size_t i = 0; i < n; i++)
+            status[i] = (proc_status){PROC_NOT_RUN, 0, 0};
+
+    /* Flush stdio first, or every child inherits the unwritten buffer. */
+    fflush(NULL);
+
+    /* A window of at most max_running children, oldest first: when it is
+     * full, finish the oldest before starting the next. */
+    size_t head = 0, count = 0, started = 0, failed = 0;
+    int setup_errno = 0;
+    for (; started < n; started++) {
+        if (count == max_running) {
+            failed += !finish_task(&ring[head], buf, out, out_size, status);
+            head = (head + 1) % max_running;
+            count--;
+        }
+        int fds[2];
+        if (pipe(fds) < 0) {
+            setup_errno = errno;
+            break;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            setup_errno = errno;
+            close(fds[0]);
+            close(fds[1]);
+            break;
+        }
+        if (pid == 0) {
+            close(fds[0]);
+            run_task_child(in, in_size, buf, out_size, fn, ctx, started,
+                           fds[1]);
+        }
+        /* The parent must close its write end: while any copy of it is
+         * open, the read end never sees EOF. It also keeps later children
+         * from inheriting it. */
+        close(fds[1]);
+        ring[(head + count) % max_running] =
+            (running_task){started, pid, fds[0]};
+        count++;
+    }
+    while (count > 0) {
+        failed += !finish_task(&ring[head], buf, out, out_size, status);
+        head = (head + 1) % max_running;
+        count--;
+    }
+    free(ring);
+    free(buf);
+
+    if (setup_errno != 0) {
+        errno = setup_errno;
+        return -1;
+    }
+    if (failed > 0) {
+        errno = ECHILD;
+        return -1;
+    }
+    return 0;
+}
+
+/* ======================================================================
+ * Exercise 2: a chunked map over a fixed set of workers
+ * ====================================================================== */
+
+int proc_claim_chunk(atomic_size_t *next, size_t n, size_t chunk, size_t *lo,
+                     size_t *hi)
+{
+    if (next == NULL || lo == NULL || hi == NULL || chunk == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Relaxed is enough: the counter hands out indices, it publishes no
+     * data. The results become visible to the parent through waitpid(). */
+    size_t start = atomic_fetch_add_explicit(next, chunk, memory_order_relaxed);
+    if (start >= n)
+        return 0;
+    *lo = start;
+    *hi = n - start < chunk ? n : start + chunk;
+    return 1;
+}
+
+/* The shared mapping: the counter on its own cache line, one progress slot
+ * per worker, then the output array.
+ *
+ *   +---------+-------------+-----+-----------------+----------------------+
+ *   | counter | progress[0] | ... | progress[np-1]  | out[0] ... out[n-1]  |
+ *   +---------+-------------+-----+-----------------+----------------------+
+ *     64 B      64 B each                             n * out_size bytes
+ */
+typedef struct map_header {
+    _Alignas(CACHE_LINE) atomic_size_t next;
+} map_header;
+
+_Static_assert(sizeof(map_header) == CACHE_LINE, "counter on one line");
+_Static_assert(sizeof(proc_progress) == CACHE_LINE, "one slot per line");
+
+/* The body of a worker: pull chunks until none is left. Never returns. */
+static void run_worker(map_header *hdr, proc_progress *slot, const char *in,
+                       size_t n, size_t in_size, char *shared_out,
+                       size_t out_size, pk_map_fn fn, void *ctx, size_t chunk)
+{
+    size_t lo, hi;
+
+    while (proc_claim_chunk(&hdr->next, n, chunk, &lo, &hi) == 1) {
+        for (size_t i = lo; i < hi; i++) {
+            /* One relaxed store per item, to a line nobody else writes:
+             * about a nanosecond, and it names the culprit if fn kills us. */
+            atomic_store_explicit(&slot->item, i, memory_order_relaxed);
+            fn(in + i * in_size, shared_out + i * out_size, ctx);
+        }
+    }
+    atomic_store_explicit(&slot->item, PROC_NO_ITEM, memory_order_relaxed);
+    _exit(0);
+}
+
+int proc_map(size_t nprocs, const void *in, size_t n, size_t in_size,
+             void *out, size_t out_size, pk_map_fn fn, void *ctx,
+             size_t chunk, proc_crash *crash)
+{
+    if (fn == NULL || in_size == 0 || out_size == 0 || nprocs == 0 ||
+        nprocs > PROC_MAX_WORKERS || (n > 0 && (in == NULL || out == NULL))) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t out_offset = sizeof(map_header) + nprocs * sizeof(proc_progress);
+    if (SIZE_MAX / in_size < n || (SIZE_MAX - out_offset) / out_size < n) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    if (nprocs > n)
+        nprocs = n;
+    if (chunk == 0) {
+        size_t units = nprocs * CHUNKS_PER_WORKER;
+        chunk = (n + units - 1) / units;
+    }
+    if (chunk > n)
+        chunk = n; /* keeps the counter far from wrapping around */
+
+    /* MAP_SHARED: the children's writes land in the same physical pages the
+     * parent reads. MAP_ANONYMOUS: no file behind it. */
+    size_t bytes = out_offset + n * out_size;
+    char *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return -1;
+    map_header *hdr = (map_header *)map;
+    proc_progress *slots = (proc_progress *)(map + sizeof *hdr);
+    char *shared_out = map + out_offset;
+    atomic_init(&hdr->next, 0);
+    for (size_t w = 0; w < nprocs; w++)
+        atomic_init(&slots[w].item, PROC_NO_ITEM);
+
+    proc_worker *workers = malloc(nprocs * sizeof *workers);
+    if (workers == NULL) {
+        munmap(map, bytes);
+        errno = ENOMEM;
+        return -1;
+    }
+
+    fflush(NULL);
+    size_t started = 0;
+    int setup_errno = 0;
+    for (; started < nprocs; started++) {
+        int fds[2];
+        if (pipe(fds) < 0) {
+            setup_errno = errno;
+            break;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            setup_errno = errno;
+            close(fds[0]);
+            close(fds[1]);
+            break;
+        }
+        if (pid == 0) {
+            /* Keep only our write end: the read ends belong to the parent. */
+            close(fds[0]);
+            for (size_t w = 0; w < started; w++)
+                close(workers[w].fd);
+            run_worker(hdr, &slots[started], in, n, in_size, shared_out,
+                       out_size, fn, ctx, chunk);
+        }
+        close(fds[1]);
+        workers[started] = (proc_worker){pid, fds[0], &slots[started]};
+    }
+
+    /* If fork failed part-way, the workers that did start share all the
+     * work through the counter: fewer processes, same result. That is a
+     * gift of dynamic scheduling; a static split would have lost items. */
+    int rc = -1;
+    if (started == 0) {
+        errno = setup_errno != 0 ? setup_errno : EAGAIN;
+    } else if (proc_reap_workers(workers, started, crash) == 0) {
+        memcpy(out, shared_out, n * out_size);
+        rc = 0;
+    }
+    int saved = errno;
+    free(workers);
+    munmap(map, bytes);
+    errno = saved;
+    return rc;
+}
+
+/* ======================================================================
+ * Exercise 3: crash handling
+ * ====================================================================== */
+
+/* Nonzero when a worker's end counts as a failure. */
+static int failed_end(const proc_status *st)
+{
+    return !(st->end == PROC_EXITED && st->code == 0);
+}
+
+int proc_reap_workers(proc_worker *w, size_t nworkers, proc_crash *crash)
+{
+    if (w == NULL || nworkers == 0 || nworkers > PROC_MAX_WORKERS) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct pollfd pfd[PROC_MAX_WORKERS];
+    char killed[PROC_MAX_WORKERS] = {0}; /* 1: we sent it SIGKILL */
+    size_t left = nworkers;
+    int crashed = 0;
+    proc_crash first = {PROC_NO_ITEM, 0, {PROC_NOT_RUN, 0, 0}};
+
+    for (size_t i = 0; i < nworkers; i++)
+        pfd[i] = (struct pollfd){.fd = w[i].fd, .events = POLLIN};
+
+    while (left > 0) {
+        /* A worker's pipe reads EOF when the worker ends, however it ends:
+         * poll() tells us which one, in the order they finish. */
+        if (poll(pfd, (nfds_t)nworkers, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            /* Cannot watch them: stop them all, so the waits below end. */
+            for (size_t i = 0; i < nworkers; i++) {
+                if (pfd[i].fd >= 0) {
+                    kill(w[i].pid, SIGKILL);
+                    killed[i] = 1;
+                    pfd[i].revents = POLLHUP;
+                }
+            }
+            crashed = 1;
+        }
+        for (size_t i = 0; i < nworkers; i++) {
+            if (pfd[i].fd < 0 || pfd[i].revents == 0)
+                continue;
+            char byte;
+            ssize_t r = read(pfd[i].fd, &byte, 1);
+            if (r > 0 || (r < 0 && errno == EINTR))
+                continue; /* not the end yet */
+            close(pfd[i].fd);
+            pfd[i].fd = -1; /* poll() skips negative fds */
+            left--;
+
+            proc_status st;
+            reap_child(w[i].pid, &st);
+            if (!failed_end(&st))
+                continue;
+            /* Killed by our own SIGKILL: a victim, not a culprit. */
+            int victim = killed[i] && st.end == PROC_KILLED &&
+                         st.code == SIGKILL;
+            if (!victim) {
+                size_t item = PROC_NO_ITEM;
+                if (w[i].progress != NULL)
+                    item = atomic_load_explicit(&w[i].progress->item,
+                                                memory_order_relaxed);
+                /* The lowest item wins; PROC_NO_ITEM (SIZE_MAX) is last. */
+                if (first.pid == 0 || item < first.item)
+                    first = (proc_crash){item, w[i].pid, st};
+            }
+            if (!crashed) {
+                /* First failure: the map cannot succeed any more, so do
+                 * not wait for the others to finish their chunks. */
+                crashed = 1;
+                for (size_t j = 0; j < nworkers; j++) {
+                    if (pfd[j].fd >= 0 && !killed[j]) {
+                        kill(w[j].pid, SIGKILL);
+                        killed[j] = 1;
+                    }
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < nworkers; i++)
+        w[i].fd = -1; /* closed above */
+
+    if (!crashed)
+        return 0;
+    if (crash != NULL)
+        *crash = first;
+    errno = ECHILD;
+    return -1;
+}
