@@ -69,7 +69,7 @@ GRADER     := $(BUILD)/bin/pk-grade
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade check-skeletons bench docs sanitize valgrind \
+.PHONY: help deps all test grade check-skeletons bench bench-libpk docs sanitize valgrind \
         dist dist-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -77,6 +77,7 @@ help:
 	@echo "make grade [CH=NN-topic] [SUBMISSION=dir]  grade the exercises (points, hints, progress)"
 	@echo "make test  [CH=NN-topic]                   run every test against the reference solutions"
 	@echo "make bench [CH=NN-topic]                   run the benchmarks, CSV into $(BUILD)/bench/"
+	@echo "make bench-libpk                           libpk's own benchmark (thread pool, process pool, timer)"
 	@echo "make docs                                  Doxygen HTML into $(BUILD)/docs/html"
 	@echo "make check-skeletons                       prove every graded test fails on the skeletons"
 	@echo "make sanitize                              solution tests under ASan+UBSan and TSan"
@@ -205,8 +206,16 @@ $(BUILD)/bench/$(1)/bench: chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(c
 endef
 $(foreach c,$(CHAPTERS),$(if $(wildcard chapters/$(c)/bench.c),$(eval $(call bench_prog,$(c)))))
 
+# libpk's own benchmark runs first when no chapter is chosen.
+$(BUILD)/bench/libpk/bench: common/bench/bench_libpk.c $(LIBPK) | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $(PK_INC) -o $@ $< $(LIBPK) $(PK_LDFLAGS) -lm
+
+bench-libpk: $(BUILD)/bench/libpk/bench
+	PK_BENCH_CSV=$(BUILD)/bench/libpk.csv $(BUILD)/bench/libpk/bench
+
 BENCHES := $(foreach c,$(SELECTED),$(if $(wildcard chapters/$(c)/bench.c),$(c)))
-bench: $(foreach c,$(BENCHES),$(BUILD)/bench/$(c)/bench) $(FIX_BINS) | deps
+bench: $(if $(CH),,bench-libpk) $(foreach c,$(BENCHES),$(BUILD)/bench/$(c)/bench) $(FIX_BINS) | deps
 	@set -e; for c in $(BENCHES); do \
 	    PK_BIN_DIR=$(BIN_DIR) PK_BENCH_CSV=$(BUILD)/bench/$$c.csv $(BUILD)/bench/$$c/bench; \
 	done

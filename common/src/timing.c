@@ -77,6 +77,42 @@ int pk_bench(void (*fn)(void *ctx), void *ctx, size_t warmup, size_t runs,
     return rc;
 }
 
+int pk_bench_many(void (*const fns[])(void *ctx), void *const ctxs[], size_t k,
+                  size_t warmup, size_t runs, pk_stats out[])
+{
+    if (fns == NULL || out == NULL || k == 0 || runs == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (fns[i] == NULL) {
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    if (SIZE_MAX / sizeof(double) / k < runs) {
+        errno = ENOMEM;
+        return -1;
+    }
+    double *samples = malloc(k * runs * sizeof *samples); /* [variant][run] */
+    if (samples == NULL)
+        return -1;
+    for (size_t r = 0; r < warmup + runs; r++) {
+        for (size_t i = 0; i < k; i++) {
+            void *ctx = ctxs ? ctxs[i] : NULL;
+            uint64_t t0 = pk_now_ns();
+            fns[i](ctx);
+            if (r >= warmup)
+                samples[i * runs + (r - warmup)] = (double)(pk_now_ns() - t0) * 1e-9;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < k && rc == 0; i++)
+        rc = pk_stats_from(samples + i * runs, runs, &out[i]);
+    free(samples);
+    return rc;
+}
+
 unsigned pk_cpu_count(void)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);

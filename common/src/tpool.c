@@ -21,6 +21,9 @@
 #include <string.h>
 
 #define MAX_THREADS 4096   /* more than this is a mistake, not a request */
+#define SPIN_NS 20000      /* how long an idle worker or a waiter spins before
+                              sleeping: a futex wake-up costs several us, and
+                              work often arrives within a few */
 #define CHUNKS_PER_THREAD 8 /* automatic chunking: work units per thread */
 
 struct pk_future {
@@ -37,6 +40,7 @@ struct pk_tpool {
     pthread_cond_t work_cv; /* signalled when a task is queued or on stop */
     pthread_cond_t done_cv; /* broadcast when a task finishes and someone waits */
     pk_future *head, *tail; /* FIFO of queued tasks */
+    atomic_size_t nqueued;  /* length of the FIFO, readable without mu */
     size_t idle;            /* workers asleep on work_cv */
     atomic_int waiters;     /* threads asleep (or about to be) on done_cv */
     int stop;
@@ -44,12 +48,51 @@ struct pk_tpool {
     pthread_t *threads;
 };
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spin until pred(p) holds or SPIN_NS pass; returns pred's last value. The
+ * clock is read only every 64 polls. */
+static int spin_until(int (*pred)(void *), void *p)
+{
+    uint64_t deadline = pk_now_ns() + SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        if (pred(p))
+            return 1;
+        cpu_relax();
+        if (i % 64 == 0 && pk_now_ns() > deadline)
+            return pred(p);
+    }
+}
+
+static int has_work(void *p)
+{
+    pk_tpool *pool = p;
+    return atomic_load_explicit(&pool->nqueued, memory_order_relaxed) > 0;
+}
+
+static int is_done(void *p)
+{
+    return atomic_load(&((pk_future *)p)->done);
+}
+
 static void *worker(void *arg)
 {
     pk_tpool *pool = arg;
 
     pthread_mutex_lock(&pool->mu);
     for (;;) {
+        if (pool->head == NULL && !pool->stop) {
+            /* Before sleeping, spin a little outside the lock: on a busy
+             * pool the next task is usually only microseconds away. */
+            pthread_mutex_unlock(&pool->mu);
+            spin_until(has_work, pool);
+            pthread_mutex_lock(&pool->mu);
+        }
         while (pool->head == NULL && !pool->stop) {
             pool->idle++;
             pthread_cond_wait(&pool->work_cv, &pool->mu);
@@ -61,6 +104,7 @@ static void *worker(void *arg)
         pool->head = f->next;
         if (pool->head == NULL)
             pool->tail = NULL;
+        atomic_fetch_sub_explicit(&pool->nqueued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&pool->mu);
 
         f->result = f->fn(f->arg);
@@ -149,6 +193,7 @@ pk_future *pk_tpool_submit(pk_tpool *pool, void *(*fn)(void *), void *arg)
     else
         pool->head = f;
     pool->tail = f;
+    atomic_fetch_add_explicit(&pool->nqueued, 1, memory_order_relaxed);
     /* Busy workers come back to the queue by themselves: wake only an idle one. */
     if (pool->idle > 0)
         pthread_cond_signal(&pool->work_cv);
@@ -162,7 +207,7 @@ void *pk_future_get(pk_future *f)
         errno = EINVAL;
         return NULL;
     }
-    if (atomic_load(&f->done))
+    if (atomic_load(&f->done) || spin_until(is_done, f))
         return f->result;
 
     pk_tpool *pool = f->pool;

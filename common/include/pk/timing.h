@@ -63,6 +63,27 @@ int pk_bench(void (*fn)(void *ctx), void *ctx, size_t warmup, size_t runs,
              pk_stats *out);
 
 /**
+ * @brief Time several variants in interleaved rounds, so that a drift in the
+ *        machine's speed (another process, the CPU's clock) hits them all.
+ * @param fns @p k functions; round r times fns[0], fns[1], ..., fns[k-1] once
+ *        each, then round r + 1 starts.
+ * @param ctxs @p k context pointers, ctxs[i] passed to fns[i] (the array may
+ *        be NULL: every call then gets NULL).
+ * @param k number of variants, at least 1.
+ * @param warmup untimed rounds first.
+ * @param runs timed rounds, at least 1.
+ * @param out @p k summaries, out[i] for fns[i].
+ * @return 0, or -1 with errno EINVAL (NULL fns or out, a NULL function,
+ *         k or runs 0) or ENOMEM.
+ *
+ * On a shared or virtual machine, timing variant A for a minute and then B
+ * for a minute compares two different machines. Interleaving compares them
+ * on the same one.
+ */
+int pk_bench_many(void (*const fns[])(void *ctx), void *const ctxs[], size_t k,
+                  size_t warmup, size_t runs, pk_stats out[]);
+
+/**
  * @brief Number of CPUs this process may run on.
  * @return the online CPUs, further limited by the process's affinity mask
  *         (taskset, cgroups); always at least 1.
