@@ -85,12 +85,12 @@ int proc_decode_status(int wstatus, proc_status *out);
  * the child. At most @p max_running children exist at any moment.
  *
  * @param in @p n items of @p in_size bytes; read by the children through
- *        fork's copy of memory, never sent.
+ *        fork's copy of memory, never sent. May be NULL only when n is 0.
  * @param n number of tasks; 0 does nothing, forks nothing and returns 0.
  * @param in_size bytes per input item, at least 1.
- * @param out room for @p n results of @p out_size bytes, in input order. A
- *        task that did not deliver its whole result leaves its slot as it
- *        was.
+ * @param out room for @p n results of @p out_size bytes, in input order.
+ *        The parent reads each result straight into its slot, so a task
+ *        that failed may leave its slot partly written.
  * @param out_size bytes per result, at least 1 (any size: the parent reads
  *        while the child writes, so a result larger than the pipe's buffer
  *        does not deadlock).
@@ -167,7 +167,8 @@ typedef struct proc_crash {
  * @param nprocs worker processes, 1 to PROC_MAX_WORKERS; more than @p n is
  *        reduced to @p n (no idle worker is forked).
  * @param in @p n items of @p in_size bytes (never copied: the children see
- *        the parent's memory through fork's copy-on-write).
+ *        the parent's memory through fork's copy-on-write). May be NULL only
+ *        when n is 0, like @p out.
  * @param n number of items; 0 does nothing, forks nothing and returns 0.
  * @param in_size bytes per input item, at least 1.
  * @param out room for @p n results of @p out_size bytes, in input order;

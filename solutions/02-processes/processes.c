@@ -116,30 +116,31 @@ typedef struct running_task {
     int fd;
 } running_task;
 
-/* The body of a task's child: compute into its own copy of buf, send it,
- * leave. Never returns. _exit, not exit: exit() would run the parent's atexit
- * handlers and flush the parent's unwritten stdio buffers a second time. */
-static void run_task_child(const char *in, size_t in_size, void *buf,
+/* The body of a task's child: compute into the child's own copy of the out
+ * slot, send those bytes, leave. Never returns. _exit, not exit: exit() would
+ * run the parent's atexit handlers and flush the parent's unwritten stdio
+ * buffers a second time. */
+static void run_task_child(const char *in, size_t in_size, char *out,
                            size_t out_size, pk_map_fn fn, void *ctx, size_t i,
                            int fd)
 {
-    fn(in + i * in_size, buf, ctx);
-    _exit(write_all(fd, buf, out_size) == 0 ? 0 : CHILD_WRITE_FAILED);
+    char *slot = out + i * out_size; /* copy-on-write: the parent's stays */
+
+    fn(in + i * in_size, slot, ctx);
+    _exit(write_all(fd, slot, out_size) == 0 ? 0 : CHILD_WRITE_FAILED);
 }
 
 /* Collect one task: read its result until EOF (the child closed the pipe by
  * exiting), then reap the child. Returns 1 when the task succeeded. */
-static int finish_task(const running_task *t, void *buf, char *out,
-                       size_t out_size, proc_status *status)
+static int finish_task(const running_task *t, char *out, size_t out_size,
+                       proc_status *status)
 {
     proc_status st = {PROC_NOT_RUN, 0, 0};
-    ssize_t got = read_until_eof(t->fd, buf, out_size);
+    ssize_t got = read_until_eof(t->fd, out + t->index * out_size, out_size);
 
     close(t->fd);
     reap_child(t->pid, &st);
     st.complete = got == (ssize_t)out_size;
-    if (st.complete)
-        memcpy(out + t->index * out_size, buf, out_size);
     if (status != NULL)
         status[t->index] = st;
     return st.end == PROC_EXITED && st.code == 0 && st.complete;
@@ -161,15 +162,10 @@ int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
     if (max_running > n)
         max_running = n;
 
-    /* The children inherit buf as well: each fills its own copy. */
-    void *buf = malloc(out_size);
-    running_task *ring = malloc(max_running * sizeof *ring);
-    if (buf == NULL || ring == NULL) {
-        free(buf);
-        free(ring);
-        errno = ENOMEM;
-        return -1;
-    }
+    /* The bookkeeping lives on the stack, not the heap: every child gets a
+     * copy of the parent's heap, and a block a child can no longer reach is
+     * a leak to valgrind, which checks each child as it exits. */
+    running_task ring[PROC_MAX_WORKERS];
     if (status != NULL)
         for (size_t i = 0; i < n; i++)
             status[i] = (proc_status){PROC_NOT_RUN, 0, 0};
@@ -183,7 +179,7 @@ int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
     int setup_errno = 0;
     for (; started < n; started++) {
         if (count == max_running) {
-            failed += !finish_task(&ring[head], buf, out, out_size, status);
+            failed += !finish_task(&ring[head], out, out_size, status);
             head = (head + 1) % max_running;
             count--;
         }
@@ -201,7 +197,7 @@ int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
         }
         if (pid == 0) {
             close(fds[0]);
-            run_task_child(in, in_size, buf, out_size, fn, ctx, started,
+            run_task_child(in, in_size, out, out_size, fn, ctx, started,
                            fds[1]);
         }
         /* The parent must close its write end: while any copy of it is
@@ -213,13 +209,10 @@ int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
         count++;
     }
     while (count > 0) {
-        failed += !finish_task(&ring[head], buf, out, out_size, status);
+        failed += !finish_task(&ring[head], out, out_size, status);
         head = (head + 1) % max_running;
         count--;
     }
-    free(ring);
-    free(buf);
-
     if (setup_errno != 0) {
         errno = setup_errno;
         return -1;
@@ -325,12 +318,8 @@ int proc_map(size_t nprocs, const void *in, size_t n, size_t in_size,
     for (size_t w = 0; w < nprocs; w++)
         atomic_init(&slots[w].item, PROC_NO_ITEM);
 
-    proc_worker *workers = malloc(nprocs * sizeof *workers);
-    if (workers == NULL) {
-        munmap(map, bytes);
-        errno = ENOMEM;
-        return -1;
-    }
+    /* On the stack, for the reason given in proc_run_each(). */
+    proc_worker workers[PROC_MAX_WORKERS];
 
     fflush(NULL);
     size_t started = 0;
@@ -371,7 +360,6 @@ int proc_map(size_t nprocs, const void *in, size_t n, size_t in_size,
         rc = 0;
     }
     int saved = errno;
-    free(workers);
     munmap(map, bytes);
     errno = saved;
     return rc;

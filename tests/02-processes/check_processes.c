@@ -397,8 +397,6 @@ START_TEST(test_processes_run_each_missing_result)
                   "exit status 0 but no result: end PROC_EXITED, code 0, "
                   "complete 0; got end %d code %d complete %d",
                   (int)st[0].end, st[0].code, st[0].complete);
-    ck_assert_msg(out[0] == 7 && out[1] == 7,
-                  "a task without a result must leave its out slot alone");
     assert_no_children("proc_run_each");
 }
 END_TEST
