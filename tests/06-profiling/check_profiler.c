@@ -841,8 +841,10 @@ PK_NO_INSTRUMENT static char *render(const char *folded, const char *title, int 
     ck_assert_ptr_nonnull(in);
     ck_assert_ptr_nonnull(out);
     *rc = flame_svg(in, out, title);
+    int saved = errno; /* fclose may change errno; the test reads it */
     fclose(in);
     fclose(out);
+    errno = saved;
     return svg;
 }
 
