@@ -20,7 +20,7 @@
  * end of the job by more than an eighth of a thread's share. */
 #define CHUNKS_PER_WORKER 8
 
-/* ---- the data ------------------------------------------------------------- */
+/* ---- the data ---- */
 
 int capstone_fill(capstone_item *items, size_t n)
 {
@@ -29,7 +29,7 @@ int capstone_fill(capstone_item *items, size_t n)
     return -1;
 }
 
-/* ---- the item functions ---------------------------------------------------- */
+/* ---- the item functions ---- */
 
 uint64_t capstone_item_literal(capstone_item item)
 {
@@ -47,7 +47,7 @@ uint64_t capstone_item_mixed(capstone_item item)
     return 0;
 }
 
-/* ---- the drivers -------------------------------------------------------------- */
+/* ---- the drivers ---- */
 
 /* The arguments every driver checks: what the map needs to be well defined.
  * Given: use it in all four drivers (each also checks its own worker count
@@ -115,7 +115,7 @@ int capstone_run_omp(size_t nthreads, const capstone_item *in, size_t n,
     return -1;
 }
 
-/* ---- the verifier ----------------------------------------------------------- */
+/* ---- the verifier ---- */
 
 int capstone_verify(const uint64_t *want, const uint64_t *got, size_t n,
                     size_t *first_mismatch)

@@ -69,7 +69,7 @@ typedef struct capstone_item {
  */
 typedef uint64_t (*capstone_fn)(capstone_item item);
 
-/* ---- the data ----------------------------------------------------------- */
+/* ---- the data ---- */
 
 /**
  * @brief Fill @p items with the Python data set `[(i, 2*i) for i in range(n)]`.
@@ -80,7 +80,7 @@ typedef uint64_t (*capstone_fn)(capstone_item item);
  */
 int capstone_fill(capstone_item *items, size_t n);
 
-/* ---- the item functions ------------------------------------------------- */
+/* ---- the item functions ---- */
 
 /**
  * @brief The Python formula as written: x*y + sum of k*k for k < 1000.
@@ -103,7 +103,7 @@ uint64_t capstone_item_literal(capstone_item item);
  */
 uint64_t capstone_item_mixed(capstone_item item);
 
-/* ---- the drivers -------------------------------------------------------- */
+/* ---- the drivers ---- */
 
 /**
  * @brief Sequential driver: out[i] = fn(in[i]) for every i, in order, on the
@@ -176,7 +176,7 @@ int capstone_run_ppool(size_t nprocs, const capstone_item *in, size_t n,
 int capstone_run_omp(size_t nthreads, const capstone_item *in, size_t n,
                      uint64_t *out, capstone_fn fn, size_t chunk);
 
-/* ---- the verifier --------------------------------------------------------- */
+/* ---- the verifier ---- */
 
 /**
  * @brief Compare two result arrays item by item.
