@@ -19,6 +19,15 @@
 #include "pk/tpool.h"
 #include "pk_check.h"
 
+/* Under valgrind (PK_UNDER_VALGRIND=1, set by `make valgrind`) everything
+ * runs 20-50 times slower and threads take turns: the stress tests shrink
+ * their counts by this factor there, and keep full size everywhere else. */
+static size_t scaled(size_t n)
+{
+    const char *v = getenv("PK_UNDER_VALGRIND");
+    return (v != NULL && *v == '1') ? (n / 20 > 0 ? n / 20 : 1) : n;
+}
+
 /* Tests that fork check that no child is left behind with this: after every
  * child was reaped, waitpid reports ECHILD. (Check's no-fork mode runs the
  * tests in the test program itself, which has no other children.) */
@@ -240,7 +249,7 @@ static void check_map(pk_tpool *pool, size_t n, size_t chunk)
 START_TEST(test_tpool_map_order)
 {
     pk_tpool *pool = pk_tpool_create(3);
-    const size_t ns[] = {0, 1, 2, 7, 1000, 100003};
+    const size_t ns[] = {0, 1, 2, 7, 1000, scaled(100003)};
     const size_t chunks[] = {0, 1, 3, 64, 1000000};
     for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
         for (size_t j = 0; j < sizeof chunks / sizeof chunks[0]; j++)
@@ -289,9 +298,9 @@ static void *nothing(void *arg)
 
 START_TEST(test_tpool_many_futures)
 {
-    enum { N = 100000 };
+    const intptr_t N = (intptr_t)scaled(100000);
     pk_tpool *pool = pk_tpool_create(2);
-    pk_future **f = malloc(N * sizeof *f);
+    pk_future **f = malloc((size_t)N * sizeof *f);
     for (intptr_t i = 0; i < N; i++) {
         f[i] = pk_tpool_submit(pool, nothing, (void *)(i + 1));
         ck_assert_ptr_nonnull(f[i]);
@@ -307,7 +316,7 @@ END_TEST
 
 START_TEST(test_tpool_create_destroy_cycles)
 {
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < (int)scaled(1000); i++) {
         pk_tpool *pool = pk_tpool_create(2);
         ck_assert_ptr_nonnull(pool);
         if (i % 2) {
@@ -423,7 +432,7 @@ END_TEST
 
 START_TEST(test_ppool_million)
 {
-    check_pmap(2, 1000000, 0);
+    check_pmap(2, scaled(1000000), 0);
     assert_no_children();
 }
 END_TEST
