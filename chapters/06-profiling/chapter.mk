@@ -12,3 +12,19 @@
 06-profiling_PROVIDED := symbols.c
 06-profiling_CFLAGS   := -finstrument-functions -fno-omit-frame-pointer
 06-profiling_LDLIBS   := -rdynamic
+
+# The benchmark links the workload of tools/hotspots.c twice: plain (the
+# baseline) and with -finstrument-functions, under the name prefixes plain_
+# and instr_ (see tools/hotspots.h).
+06-profiling_HOT := chapters/06-profiling/tools/hotspots.c chapters/06-profiling/tools/hotspots.h
+06-profiling_BENCH_OBJS := $(BUILD)/bench/06-profiling/hot_plain.o \
+                           $(BUILD)/bench/06-profiling/hot_instr.o
+
+$(BUILD)/bench/06-profiling/hot_plain.o: $(06-profiling_HOT)
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) -fno-omit-frame-pointer -DHOT_NO_MAIN -DHOT_PREFIX=plain_ -c $< -o $@
+
+$(BUILD)/bench/06-profiling/hot_instr.o: $(06-profiling_HOT)
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) -fno-omit-frame-pointer -finstrument-functions -DHOT_NO_MAIN \
+	    -DHOT_PREFIX=instr_ -c $< -o $@
