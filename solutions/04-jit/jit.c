@@ -241,36 +241,70 @@ static void note(struct compiler *c, size_t **list, size_t *n, size_t at)
 
 /* ---- templates ------------------------------------------------------------------ */
 
+/* Before slot s changes: any stack entry that still means "the value of
+ * slot s" gets its own copy in its home, or the write would change it. */
+static void detach_slot(struct compiler *c, int64_t s)
+{
+    for (int i = 0; i < c->sp; i++)
+        if (c->vs[i].kind == K_SLOT && c->vs[i].val == s) {
+            move_to(c, home(i), &c->vs[i], i);
+            c->vs[i].kind = K_MEM;
+        }
+}
+
 /* add, sub, mul: result in a temporary, the right operand as immediate,
- * register or memory, whichever it already is. */
-static void emit_arith(struct compiler *c, uint32_t op)
+ * register or memory, whichever it already is. When the next instruction
+ * stores into the left operand's own register slot (`load 2; ...; add;
+ * store 2`, i.e. s += x), the operation works on the slot's register in
+ * place and the store disappears. Returns 1 when it consumed the store. */
+static int emit_arith(struct compiler *c, uint32_t op, int fuse_slot)
 {
     struct entry b = pop(c), a = pop(c);
     int pa = c->sp, pb = c->sp + 1;
     if (a.kind == K_CONST && b.kind == K_CONST) { /* constant folding */
         uint64_t x = (uint64_t)a.val, y = (uint64_t)b.val;
         push(c, K_CONST, (int64_t)(op == VM_OP_ADD ? x + y : op == VM_OP_SUB ? x - y : x * y));
-        return;
+        return 0;
     }
-    if (op != VM_OP_SUB && a.kind != K_REG && (b.kind == K_REG || a.kind == K_CONST)) {
-        struct entry t = a; /* commutative: compute into b's register, */
+    int commutes = op != VM_OP_SUB;
+    if (commutes && a.kind != K_REG && (b.kind == K_REG || a.kind == K_CONST)) {
+        struct entry t = a; /* compute into b's register, */
         a = b;              /* or keep the constant on the right */
         b = t;
         int tp = pa;
         pa = pb;
         pb = tp;
     }
+    int in_place = 0;
+    if (fuse_slot >= 0 && fuse_slot < REG_SLOTS) {
+        if (commutes && !(a.kind == K_SLOT && a.val == fuse_slot) &&
+            b.kind == K_SLOT && b.val == fuse_slot) {
+            struct entry t = a;
+            a = b;
+            b = t;
+            int tp = pa;
+            pa = pb;
+            pb = tp;
+        }
+        in_place = a.kind == K_SLOT && a.val == fuse_slot;
+    }
     x86_reg r;
-    if (a.kind == K_REG) {
+    int a_in_r = 1; /* is the left operand already in r? */
+    if (in_place) {
+        detach_slot(c, fuse_slot);
+        r = slot_reg[fuse_slot];
+    } else if (a.kind == K_REG) {
         r = (x86_reg)a.val;
     } else {
         r = alloc_temp(c);
-        if (!(op == VM_OP_MUL && b.kind == K_CONST && x86_fits_imm32(b.val)))
+        /* imul r, a, imm32 reads a where it is: no copy needed first */
+        a_in_r = !(op == VM_OP_MUL && b.kind == K_CONST && x86_fits_imm32(b.val));
+        if (a_in_r)
             to_reg(c, &a, pa, r);
     }
     if (b.kind == K_CONST && x86_fits_imm32(b.val)) {
         if (op == VM_OP_MUL)
-            x86_imul_r_loc_imm32(&c->b, r, a.kind == K_REG ? x86_r(r) : loc_of(&a, pa),
+            x86_imul_r_loc_imm32(&c->b, r, a_in_r ? x86_r(r) : loc_of(&a, pa),
                                  (int32_t)b.val);
         else
             x86_alu_loc_imm32(&c->b, op == VM_OP_ADD ? X86_ADD : X86_SUB, x86_r(r),
@@ -285,7 +319,10 @@ static void emit_arith(struct compiler *c, uint32_t op)
             x86_alu_r_loc(&c->b, op == VM_OP_ADD ? X86_ADD : X86_SUB, r, src);
     }
     release(c, &b);
+    if (in_place)
+        return 1; /* the value is in the slot: nothing to push */
     push(c, K_REG, r);
+    return 0;
 }
 
 /* div, mod. idiv traps on a zero divisor and on INT64_MIN / -1, so both
@@ -399,17 +436,12 @@ static void emit_branch(struct compiler *c, const vm_insn *in)
     release(c, &v);
 }
 
-/* store S: any stack entry that still means "the value of slot S" must get
- * its own copy first, or the store would change it. */
+/* store S. */
 static void emit_store(struct compiler *c, int64_t s)
 {
     struct entry v = pop(c);
     int pv = c->sp;
-    for (int i = 0; i < c->sp; i++)
-        if (c->vs[i].kind == K_SLOT && c->vs[i].val == s) {
-            move_to(c, home(i), &c->vs[i], i);
-            c->vs[i].kind = K_MEM;
-        }
+    detach_slot(c, s);
     move_to(c, slot_loc(s), &v, pv);
     release(c, &v);
 }
@@ -486,7 +518,14 @@ static int translate(struct compiler *c, const vm_program *p)
         case VM_OP_STORE: emit_store(c, in->arg); break;
         case VM_OP_ADD:
         case VM_OP_SUB:
-        case VM_OP_MUL: emit_arith(c, in->op); break;
+        case VM_OP_MUL: {
+            const vm_insn *next = pc + 1 < p->n ? &p->code[pc + 1] : NULL;
+            int fuse = next && next->op == VM_OP_STORE && !c->is_target[pc + 1]
+                           ? (int)next->arg : -1;
+            if (emit_arith(c, in->op, fuse))
+                pc++; /* the store was fused into the operation */
+            break;
+        }
         case VM_OP_DIV:
         case VM_OP_MOD: emit_divmod(c, in->op); break;
         case VM_OP_NEG: {

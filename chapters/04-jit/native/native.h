@@ -16,8 +16,8 @@
 int64_t native_sum_squares(int64_t n);
 
 /**
- * @brief Number of primes below n by trial division (odd divisors up to
- *        the square root), the same algorithm as the bytecode program.
+ * @brief Number of primes below n by trial division (every divisor d from
+ *        2 while d*d < k+1), the same algorithm as the bytecode program.
  * @param n upper bound (exclusive).
  * @return the count.
  */
