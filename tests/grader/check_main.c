@@ -16,7 +16,9 @@
  */
 #include "pk_check.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,11 @@ void pk_test_add_ungraded(Suite *s, const TTest *t)
     add(s, t, 0, PK_TEST_TIMEOUT, "", 0);
 }
 
+void pk_test_add_ungraded_timeout(Suite *s, const TTest *t, double timeout_s)
+{
+    add(s, t, 0, timeout_s, "", 0);
+}
+
 const char *pk_fixture_path(const char *name)
 {
     static char path[1024];
@@ -93,6 +100,35 @@ static int list_tests(void)
         putchar('\n');
     }
     return 0;
+}
+
+#define STRAY_WAIT_MS 1000 /* how long threads may take to finish exiting */
+
+/* Threads of this process, from /proc/self/task (0 if unreadable). */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    if (d == NULL)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* 1 if the test left threads running (beyond the baseline) for longer than
+ * STRAY_WAIT_MS after it returned. */
+static int stray_threads(int baseline)
+{
+    for (int ms = 0; ms < STRAY_WAIT_MS; ms += 10) {
+        if (count_threads() <= baseline)
+            return 0;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return count_threads() > baseline;
 }
 
 static int run_one(Suite *s, const char *name)
@@ -124,13 +160,19 @@ static int run_one(Suite *s, const char *name)
     setenv("CK_RUN_CASE", name, 1);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
+    int baseline = count_threads(); /* sanitizers may run threads of their own */
     srunner_run_all(sr, CK_NORMAL);
     int ran = srunner_ntests_run(sr);
     int failed = srunner_ntests_failed(sr);
 
     char line[2048];
     int len;
-    if (ran == 1 && failed == 0) {
+    if (ran == 1 && failed == 0 && stray_threads(baseline)) {
+        len = snprintf(line, sizeof line,
+                       "FAIL a thread was still running after the test returned "
+                       "(join every thread you create, or destroy the pool)\n");
+        failed = 1;
+    } else if (ran == 1 && failed == 0) {
         len = snprintf(line, sizeof line, "PASS %s %ld\n", nonce, (long)getpid());
     } else {
         TestResult **tr = srunner_failures(sr);

@@ -5,9 +5,10 @@
  *                 CHAPTER=PROGRAM[:BUILDLOG] ...
  *
  * Each graded test runs as `PROGRAM --run TEST` in a child process of its
- * own: a new session (so the whole process group can be killed), hard
- * resource limits set before exec (CPU seconds, file size, no core dumps),
- * stdout and stderr captured to a log file, and a wall-clock timeout. The
+ * own, contained as far as this machine allows (see "Containment" below):
+ * hard resource limits set before exec, stdout and stderr captured to a
+ * capped log file, a wall-clock timeout, and everything it started killed
+ * when it is over. The
  * test passes only if the child exits with status 0 AND wrote the evidence
  * line "PASS <nonce> <pid>" (see check_main.c), which happens after the test
  * body returned. A PROGRAM that does not exist means the chapter did not
@@ -23,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,7 +36,9 @@
 #define MAX_TESTS 512
 #define MAX_CHAPTERS 64
 #define EVIDENCE_MAX 4096             /* bytes of evidence read per test */
-#define FILE_LIMIT (64L << 20)        /* a test may write at most 64 MiB */
+#define FILE_LIMIT (16L << 20)        /* a test may write at most 16 MiB */
+#define MEM_LIMIT_MB 4096             /* address space per test (PK_GRADE_MEM_MB) */
+#define MAX_TASKS 1024                /* processes + threads (PK_GRADE_MAX_PROCS) */
 #define LIST_TIMEOUT 10.0             /* seconds for PROGRAM --list */
 #define POLL_FALLBACK_MS 5            /* when pidfd_open is unavailable */
 #define BAR_WIDTH 20
@@ -86,6 +91,7 @@ static void mkdirs(const char *path)
 
 typedef struct run_result {
     int status;      /* from waitpid */
+    int signal;      /* the signal that ended the test, or 0 */
     int timed_out;
     char evidence[EVIDENCE_MAX];
     double seconds;
@@ -100,6 +106,161 @@ static int pidfd_open_(pid_t pid)
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+/* ---- Containment ---------------------------------------------------------
+ *
+ * What a test's code may do, and what stops it:
+ *   crash, abort, early exit      the evidence line is missing: 0 points
+ *   endless loop, sleep forever   wall-clock timeout, then SIGKILL (which no
+ *                                 handler or mask can stop); RLIMIT_CPU too
+ *   flood stdout/stderr, huge     output goes to a file; RLIMIT_FSIZE kills
+ *   file                          the writer with SIGXFSZ
+ *   allocate without end          RLIMIT_AS (hard: the test cannot raise it)
+ *   fork bomb                     a pids cgroup with pids.max when the grader
+ *                                 may create one (root), else RLIMIT_NPROC
+ *   kill the parent, setsid()     a PID namespace (root or user namespaces):
+ *   children, stray threads and   the test sees only its own processes, and
+ *   processes                     when the namespace's init exits the kernel
+ *                                 kills everything left in it
+ *   fake "100%: Checks" output    stdout is never read for the score
+ * Without a PID namespace the grader falls back to a process group of its
+ * own (setsid) and kills that; a child that calls setsid() then escapes. */
+
+static int use_pidns = 1;           /* cleared when unshare() is refused */
+static char cgroup_dir[256];        /* "" when no pids cgroup is available */
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t k = write(fd, text, strlen(text));
+    close(fd);
+    return k == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return (v != NULL && *v != '\0') ? atol(v) : dflt;
+}
+
+/* A pids cgroup (v1 or v2) for the tests of this grader run, if we may. */
+static void cgroup_setup(void)
+{
+    const char *bases[] = {"/sys/fs/cgroup/pids", "/sys/fs/cgroup"};
+    char file[300], max[32];
+
+    snprintf(max, sizeof max, "%ld", env_long("PK_GRADE_MAX_PROCS", MAX_TASKS));
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+        snprintf(cgroup_dir, sizeof cgroup_dir, "%s/pk-grade-%ld", bases[i],
+                 (long)getpid());
+        if (mkdir(cgroup_dir, 0755) != 0)
+            continue;
+        snprintf(file, sizeof file, "%s/pids.max", cgroup_dir);
+        if (write_file(file, max) == 0)
+            return;
+        rmdir(cgroup_dir);
+    }
+    cgroup_dir[0] = '\0';
+}
+
+/* SIGKILL every process left in the cgroup, until it is empty. */
+static void cgroup_kill_all(void)
+{
+    char file[300], line[32];
+
+    if (cgroup_dir[0] == '\0')
+        return;
+    snprintf(file, sizeof file, "%s/cgroup.procs", cgroup_dir);
+    for (int round = 0; round < 1000; round++) {
+        FILE *f = fopen(file, "r");
+        int any = 0;
+        if (f == NULL)
+            return;
+        while (fgets(line, sizeof line, f)) {
+            kill((pid_t)atol(line), SIGKILL);
+            any = 1;
+        }
+        fclose(f);
+        if (!any)
+            return;
+        usleep(1000);
+    }
+}
+
+static void cgroup_cleanup(void)
+{
+    if (cgroup_dir[0] == '\0')
+        return;
+    cgroup_kill_all();
+    for (int i = 0; i < 100 && rmdir(cgroup_dir) != 0 && errno == EBUSY; i++)
+        usleep(10000);
+}
+
+/* The status a contained test's init passes up: exit code c, or 128 + s for
+ * signal s (an init cannot die by the signals it would forward). */
+static int encode_status(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* In the forked child: limits, then either exec the test directly or, in a
+ * new PID namespace, become a tiny init that runs it as pid 2. */
+static void exec_contained(char *const argv[], double timeout)
+{
+    setsid(); /* own session and process group: killable as a whole */
+    if (cgroup_dir[0] != '\0') {
+        char file[300];
+        snprintf(file, sizeof file, "%s/cgroup.procs", cgroup_dir);
+        write_file(file, "0"); /* "0": the writing process itself */
+    }
+    rlim_t cpu_s = (rlim_t)timeout + 2;
+    long mem_mb = env_long("PK_GRADE_MEM_MB", MEM_LIMIT_MB);
+    struct rlimit cpu = {cpu_s, cpu_s}, fsz = {FILE_LIMIT, FILE_LIMIT},
+                  core = {0, 0};
+    setrlimit(RLIMIT_CPU, &cpu);
+    setrlimit(RLIMIT_FSIZE, &fsz);
+    setrlimit(RLIMIT_CORE, &core);
+    if (mem_mb > 0) {
+        struct rlimit as = {(rlim_t)mem_mb << 20, (rlim_t)mem_mb << 20};
+        setrlimit(RLIMIT_AS, &as);
+    }
+    if (cgroup_dir[0] == '\0') {
+        /* Not enforced for root, which is why the cgroup comes first. */
+        rlim_t np = (rlim_t)env_long("PK_GRADE_MAX_PROCS", MAX_TASKS);
+        struct rlimit nproc = {np, np};
+        setrlimit(RLIMIT_NPROC, &nproc);
+    }
+
+    if (use_pidns && unshare(CLONE_NEWPID) == 0) {
+        pid_t init = fork(); /* pid 1 of the new namespace */
+        if (init == 0) {
+            pid_t test = fork();
+            if (test == 0) {
+                execv(argv[0], argv);
+                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+            }
+            /* Reap orphans until the test itself is done; returning then
+             * makes the kernel kill whatever is left in the namespace. */
+            int st = 0;
+            for (;;) {
+                pid_t w = wait(&st);
+                if (w == test || (w < 0 && errno != EINTR))
+                    break;
+            }
+            _exit(test > 0 ? encode_status(st) : 126);
+        }
+        int st = 0;
+        while (init > 0 && waitpid(init, &st, 0) < 0 && errno == EINTR)
+            ;
+        _exit(init > 0 ? encode_status(st) : 126);
+    }
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
 }
 
 /* Run argv with evidence pipe on fd 3 and output to logpath (or to a pipe we
@@ -123,13 +284,6 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        setsid(); /* own session and process group: killable as a whole */
-        struct rlimit cpu = {(rlim_t)timeout + 2, (rlim_t)timeout + 2};
-        struct rlimit fsz = {FILE_LIMIT, FILE_LIMIT};
-        struct rlimit core = {0, 0};
-        setrlimit(RLIMIT_CPU, &cpu);
-        setrlimit(RLIMIT_FSIZE, &fsz);
-        setrlimit(RLIMIT_CORE, &core);
         int fd;
         if (capture != NULL) {
             fd = out[1];
@@ -143,14 +297,10 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
         dup2(fd, 1);
         dup2(fd, 2);
         dup2(ev[1], 3); /* dup2 clears close-on-exec on the copy */
-        char fdnum[8];
-        snprintf(fdnum, sizeof fdnum, "3");
-        setenv("PK_GRADE_FD", fdnum, 1);
+        setenv("PK_GRADE_FD", "3", 1);
         setenv("PK_GRADE_NONCE", nonce, 1);
         setenv("CK_FORK", "no", 1);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+        exec_contained(argv, timeout);
     }
     close(ev[1]);
     if (capture != NULL)
@@ -215,10 +365,19 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
         if (pidfd < 0 && ev[0] < 0 && out[0] < 0)
             usleep(POLL_FALLBACK_MS * 1000);
     }
-    /* Whatever the test left behind in its process group goes now. */
+    /* Whatever the test left behind goes now: its process group (and with
+     * it the namespace's init, which takes the namespace along), then
+     * anything still in the cgroup. */
     kill(-pid, SIGKILL);
     if (!exited)
         waitpid(pid, &rr->status, 0);
+    cgroup_kill_all();
+    /* A contained run reports the test's signal as 128 + signal. */
+    if (!rr->timed_out && WIFEXITED(rr->status) && WEXITSTATUS(rr->status) > 128) {
+        rr->signal = WEXITSTATUS(rr->status) - 128;
+    } else if (WIFSIGNALED(rr->status)) {
+        rr->signal = WTERMSIG(rr->status);
+    }
     rr->seconds = now_s() - t0;
 
     /* Drain what is already written without waiting for stray holders. */
@@ -277,7 +436,8 @@ static int load_tests(chapter *ch)
     }
     if (run_limited(argv, LIST_TIMEOUT, NULL, "list", &rr, listing,
                     sizeof listing) != 0 ||
-        rr.timed_out || !WIFEXITED(rr.status) || WEXITSTATUS(rr.status) != 0) {
+        rr.timed_out || rr.signal != 0 || !WIFEXITED(rr.status) ||
+        WEXITSTATUS(rr.status) != 0) {
         snprintf(ch->build_error, sizeof ch->build_error,
                  "%s --list failed (does the suite build and start?)",
                  ch->program);
@@ -340,8 +500,8 @@ static void run_test(chapter *ch, test *t)
         snprintf(t->msg, sizeof t->msg,
                  "timed out after %.0f s (an endless loop, a deadlock, or a "
                  "wait for something that never comes?)", t->timeout);
-    } else if (WIFSIGNALED(rr.status)) {
-        int sig = WTERMSIG(rr.status);
+    } else if (rr.signal != 0) {
+        int sig = rr.signal;
         snprintf(t->msg, sizeof t->msg, "crashed: killed by signal %d (%s)%s",
                  sig, signame(sig),
                  sig == SIGSEGV ? ": a NULL or stray pointer?" :
@@ -538,6 +698,11 @@ int main(int argc, char **argv)
     use_colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);
+
+    if (getenv("PK_GRADE_NO_PIDNS") != NULL)
+        use_pidns = 0;
+    cgroup_setup();
+    atexit(cgroup_cleanup);
 
     double t0 = now_s();
     int bad = 0;

@@ -65,6 +65,14 @@ void pk_test_add_timeout(Suite *s, const TTest *t, double weight,
 void pk_test_add_ungraded(Suite *s, const TTest *t);
 
 /**
+ * @brief pk_test_add_ungraded() with a timeout other than PK_TEST_TIMEOUT.
+ * @param s the suite.
+ * @param t the test.
+ * @param timeout_s seconds before the test counts as hung.
+ */
+void pk_test_add_ungraded_timeout(Suite *s, const TTest *t, double timeout_s);
+
+/**
  * @brief Path of a program built from tests/fixtures/bin (e.g. "pk-httpd").
  * @param name the program's name.
  * @return a static buffer with the path: $PK_BIN_DIR/name, where make sets

@@ -21,7 +21,7 @@ static void grade_bad_suite(void)
     snprintf(bad, sizeof bad, "%s", pk_fixture_path("pk-grade-selftest-bad"));
     snprintf(path, sizeof path, "%s/results.json", dir);
     snprintf(cmd, sizeof cmd,
-             "NO_COLOR=1 '%s' --json '%s' --logs '%s/logs' bad='%s' >'%s/out.txt' 2>&1",
+             "NO_COLOR=1 PK_GRADE_MEM_MB=512 '%s' --json '%s' --logs '%s/logs' bad='%s' >'%s/out.txt' 2>&1",
              grader, path, dir, bad, dir);
     int rc = system(cmd);
     ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "pk-grade failed: %s", cmd);
@@ -52,13 +52,18 @@ START_TEST(test_grader_contains_misbehaviour)
     ck_assert_str_eq(status_of("test_bad_passes"), "passed");
     const char *bad[] = {"test_bad_fails", "test_bad_exit0",
                          "test_bad_underscore_exit0", "test_bad_segv",
-                         "test_bad_abort", "test_bad_hangs", "test_bad_spins"};
+                         "test_bad_abort", "test_bad_hangs", "test_bad_spins",
+                         "test_bad_flood_output", "test_bad_huge_file",
+                         "test_bad_fork_bomb", "test_bad_memory_hog",
+                         "test_bad_kill_parent", "test_bad_setsid_orphan",
+                         "test_bad_ignore_signals", "test_bad_close_output",
+                         "test_bad_fake_output", "test_bad_stray_thread"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(strcmp(status_of(bad[i]), "failed") == 0,
                       "%s must score 0", bad[i]);
-    /* 1 of 8 equal tests passed: 12.5 points of 100. */
-    ck_assert_msg(strstr(json, "\"score\": 12.50,") != NULL,
-                  "expected a total of 12.50, json: %.200s", json);
+    /* 1 of 18 equal tests passed: 5.56 points of 100. */
+    ck_assert_msg(strstr(json, "\"score\": 5.56,") != NULL,
+                  "expected a total of 5.56, json: %.200s", json);
     ck_assert_msg(strstr(json, "\"max_score\": 100,") != NULL,
                   "expected max_score 100");
 }
@@ -78,10 +83,34 @@ START_TEST(test_grader_messages_teach)
 }
 END_TEST
 
+/* 1 if a process named NAME (its comm) is running. */
+static int process_named(const char *name)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "grep -qx '%s' /proc/[0-9]*/comm 2>/dev/null", name);
+    return system(cmd) == 0;
+}
+
+START_TEST(test_grader_leaves_no_process)
+{
+    grade_bad_suite();
+    /* test_bad_setsid_orphan's child left its session and sleeps forever;
+     * the grader must have killed it (PID namespace, or cgroup). */
+    ck_assert_msg(!process_named("pk-bad-orphan"),
+                  "a process of the graded code outlived grading");
+    ck_assert_msg(strstr(json, "a thread was still running") != NULL,
+                  "a thread left running must cost the test its points");
+    ck_assert_msg(strstr(json, "File size limit exceeded") != NULL,
+                  "flooding output must be stopped by the file size limit");
+}
+END_TEST
+
 Suite *pk_suite(void)
 {
     Suite *s = suite_create("grader");
-    pk_test_add_ungraded(s, test_grader_contains_misbehaviour);
-    pk_test_add_ungraded(s, test_grader_messages_teach);
+    /* Grading the bad suite takes several seconds of fixed timeouts. */
+    pk_test_add_ungraded_timeout(s, test_grader_contains_misbehaviour, 120);
+    pk_test_add_ungraded_timeout(s, test_grader_messages_teach, 120);
+    pk_test_add_ungraded_timeout(s, test_grader_leaves_no_process, 120);
     return s;
 }
