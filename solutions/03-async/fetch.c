@@ -29,6 +29,7 @@
 #define DEFAULT_CONCURRENCY 10
 #define MAX_BACKOFF_SHIFT   20     /* 2^20 x backoff_ms is already absurd */
 #define MAX_POLL_MS         1000   /* wake at least this often */
+#define MAX_WAIT_MS         (24ull * 3600 * 1000) /* longest backoff: a day */
 
 /* ---- shared pieces --------------------------------------------------------- */
 
@@ -212,7 +213,8 @@ static uint64_t next_random(loop *l)
 static uint64_t backoff_ms(loop *l, unsigned attempt)
 {
     unsigned shift = attempt - 1 < MAX_BACKOFF_SHIFT ? attempt - 1 : MAX_BACKOFF_SHIFT;
-    uint64_t wait = (uint64_t)l->opts.backoff_ms << shift;
+    uint64_t wait = (uint64_t)l->opts.backoff_ms;
+    wait = wait > (MAX_WAIT_MS >> shift) ? MAX_WAIT_MS : wait << shift;
     uint64_t jitter = wait / 2 ? next_random(l) % (wait / 2 + 1) : 0;
     return wait + jitter;
 }

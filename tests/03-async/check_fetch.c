@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -572,6 +573,31 @@ START_TEST(test_fetch_all_bad_args)
 }
 END_TEST
 
+START_TEST(test_fetch_all_absurd_opts)
+{
+    /* Huge limits are not errors: K = SIZE_MAX means "all at once", and a
+     * backoff of LONG_MAX ms must not overflow (it is never reached here:
+     * neither URL is worth a retry). */
+    pk_httpd *s = server();
+    char buf[2][URL_MAX];
+    url_of(s, "/bytes/5", buf[0]);
+    url_of(s, "/status/404", buf[1]);
+    const char *urls[2] = {buf[0], buf[1]};
+    fetch_result out[2];
+    fetch_opts o = {.max_concurrency = SIZE_MAX, .max_attempts = UINT_MAX,
+                    .backoff_ms = LONG_MAX, .timeout_ms = LONG_MAX};
+    int rc = fetch_all(urls, 2, &o, out);
+    ck_assert_msg(rc == 1, "expected 1 failure (the 404), got %d (errno %s): "
+                  "allocate min(max_concurrency, n) slots, not max_concurrency",
+                  rc, strerror(errno));
+    ck_assert_msg(body_is_pattern(&out[0], 5) && out[1].status == 404 &&
+                  out[0].attempts == 1 && out[1].attempts == 1,
+                  "expected the 5 bytes and a 404, one attempt each");
+    free_all(out, 2);
+    pk_httpd_stop(s);
+}
+END_TEST
+
 START_TEST(test_fetch_result_free_clears)
 {
     fetch_result r = {.body = malloc(8), .len = 7};
@@ -901,6 +927,8 @@ Suite *pk_suite(void)
                 "zero every out[i] before anything else; a failed try has no body");
     pk_test_add(s, test_fetch_all_zero_urls, 1,
                 "n = 0 is valid even with NULL arrays: return 0");
+    pk_test_add(s, test_fetch_all_absurd_opts, 1,
+                "cap the slots at n; compute waits without overflow");
     pk_test_add(s, test_fetch_all_bad_args, 1,
                 "NULL urls or out with n > 0, or a negative time: EINVAL");
 
