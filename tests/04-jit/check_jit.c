@@ -671,7 +671,7 @@ static void gen_expr(struct gen *g, int budget)
         return;
     }
     int l1, l2;
-    switch (pick(g, 11)) {
+    switch (pick(g, 12)) {
     case 0:
     case 1:
         gen_leaf(g);
@@ -715,12 +715,33 @@ static void gen_expr(struct gen *g, int budget)
         gen_expr(g, budget - 1);
         out(g, "L%d:\n", l2);
         break;
-    case 9: { /* a long chain: many live values, registers run out */
+    case 9: { /* a long chain of computed values: registers run out */
         int k = 2 + (int)pick(g, 14);
-        for (int i = 0; i < k; i++)
+        for (int i = 0; i < k; i++) {
             gen_leaf(g);
+            if (pick(g, 3) == 0) {
+                gen_leaf(g);
+                out(g, "%s\n", binops[pick(g, 3)]);
+            } else if (pick(g, 2)) {
+                out(g, "neg\n");
+            }
+        }
         for (int i = 1; i < k; i++)
-            out(g, "%s\n", binops[pick(g, 3)]);
+            out(g, "%s\n", binops[pick(g, NCASES(binops))]);
+        break;
+    }
+    case 10: { /* a store under a loaded copy of the same slot */
+        unsigned s1 = pick(g, 12), s2 = pick(g, 3) ? s1 : pick(g, 12);
+        int dup = (int)pick(g, 2);
+        out(g, "load %u\n", s1);
+        if (dup)
+            out(g, "dup\n");
+        gen_expr(g, budget - 1);
+        out(g, "store %u\n", s2);
+        if (dup)
+            out(g, "%s\n", binops[pick(g, NCASES(binops))]);
+        if (pick(g, 2))
+            out(g, "load %u\n%s\n", s2, binops[pick(g, NCASES(binops))]);
         break;
     }
     default: /* INT64_MIN / -1 and friends */
