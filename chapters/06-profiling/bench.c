@@ -153,6 +153,30 @@ NI static void bench_sampling(pk_report *r)
 
 /* ---- 3. ours against perf ----------------------------------------------------- */
 
+/* The samples as folded stacks and a flame graph, next to the CSV file:
+ * build/bench/06-profiling.folded and 06-profiling-flame.svg. */
+NI static void write_flame_graph(void)
+{
+    const char *csv = getenv("PK_BENCH_CSV");
+    char dir[512] = ".", folded[600], svg[600];
+
+    if (csv != NULL && strrchr(csv, '/') != NULL)
+        snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(csv, '/') - csv), csv);
+    snprintf(folded, sizeof folded, "%s/06-profiling.folded", dir);
+    snprintf(svg, sizeof svg, "%s/06-profiling-flame.svg", dir);
+    FILE *f = fopen(folded, "w+");
+    FILE *out = fopen(svg, "w");
+    if (f != NULL && out != NULL && samp_write_folded(f) == 0) {
+        rewind(f);
+        if (flame_svg(f, out, "hot_compute, sampled at 1000 Hz") == 0)
+            printf("  flame graph: %s (folded stacks: %s)\n", svg, folded);
+    }
+    if (f != NULL)
+        fclose(f);
+    if (out != NULL)
+        fclose(out);
+}
+
 /* Shares of the three kernels in our sampler's flat profile. */
 NI static int our_profile(double share[NKERNELS], size_t *total)
 {
@@ -173,6 +197,7 @@ NI static int our_profile(double share[NKERNELS], size_t *total)
                 strcmp(rows[i].func + 6, kernels[k]) == 0)
                 share[k] = rows[i].percent / 100;
     }
+    write_flame_graph();
     samp_free();
     return 0;
 }

@@ -62,7 +62,7 @@ HOT_FN uint64_t HOT(hot_tail)(uint64_t x, uint64_t n)
     return x;
 }
 
-uint64_t HOT(hot_compute)(unsigned units)
+HOT_FN uint64_t HOT(hot_compute)(unsigned units)
 {
     uint64_t x = 1;
 
@@ -81,7 +81,7 @@ HOT_FN uint64_t HOT(hot_leaf)(uint64_t i)
     return i * i + 1;
 }
 
-uint64_t HOT(hot_calls)(unsigned n)
+HOT_FN uint64_t HOT(hot_calls)(unsigned n)
 {
     uint64_t sum = 0;
 
@@ -90,22 +90,19 @@ uint64_t HOT(hot_calls)(unsigned n)
     return sum;
 }
 
-/* Keeps one block forever: the leak massif and memcheck should point at.
- * The pointer is overwritten by the next call, so all but the last block
- * are lost for good ("definitely lost" in memcheck's words). */
-static void *volatile last_kept;
-
+/* Allocates a block that nobody frees: the leak massif and memcheck should
+ * point at. The caller drops the pointer, so memcheck calls it "definitely
+ * lost". (The volatile store keeps the compiler from removing the malloc.) */
 HOT_FN void *HOT(hot_remember)(void)
 {
     void *p = malloc(LEAK_BYTES);
 
     if (p != NULL)
         ((volatile char *)p)[0] = 1;
-    last_kept = p;
     return p;
 }
 
-uint64_t HOT(hot_allocate)(unsigned rounds)
+HOT_FN uint64_t HOT(hot_allocate)(unsigned rounds)
 {
     void *blocks[ALLOC_BLOCKS];
     uint64_t count = 0;
