@@ -70,7 +70,7 @@ BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
 .PHONY: help deps all test grade check-skeletons bench bench-libpk docs sanitize valgrind \
-        dist dist-check clean FORCE
+        dist dist-check grade-all gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
 help:
@@ -83,6 +83,8 @@ help:
 	@echo "make sanitize                              solution tests under ASan+UBSan and TSan"
 	@echo "make valgrind [CH=NN-topic]                solution tests under valgrind memcheck"
 	@echo "make dist / dist-check                     student handout tarball (no solutions), and its check"
+	@echo "make grade-all SUBMISSIONS=dir             (instructors) grade every student folder in dir"
+	@echo "make gradescope                            (instructors) build/dist/autograder.zip for Gradescope"
 	@echo "make deps                                  install the Debian packages the course needs"
 	@echo "chapters: $(CHAPTERS)"
 
@@ -193,7 +195,20 @@ grade: $(GRADER) $(FIX_BINS) | deps
 	     args="$$args $$c=$(BUILD)/grade/$$c/check:$$log"; \
 	 done; \
 	 PK_BIN_DIR=$(BIN_DIR) $(GRADER) --json $(BUILD)/grade/results.json \
-	     --logs $(BUILD)/grade/logs $$args
+	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs $$args
+
+# Batch grading: every subfolder of SUBMISSIONS is one student's chapters/.
+SUBMISSIONS ?=
+JOBS_GRADE  ?= 2
+grade-all: $(GRADER) | deps
+	@scripts/grade-all.sh "$(SUBMISSIONS)" "$(abspath $(BUILD))/batch" "$(JOBS_GRADE)" "$(CH)"
+
+# Gradescope: build/dist/autograder.zip (see scripts/gradescope/).
+gradescope: | deps
+	@scripts/gradescope/package.sh "$(abspath $(BUILD))/dist"
+
+gradescope-check: gradescope
+	@scripts/gradescope/check.sh "$(abspath $(BUILD))/dist/autograder.zip"
 
 check-skeletons: $(GRADER) $(FIX_BINS) $(foreach c,$(SELECTED),$(BUILD)/skel/$(c)/check) | deps
 	@PK_BIN_DIR=$(BIN_DIR) $(GRADER) --skeleton-check --logs $(BUILD)/skel/logs \

@@ -1,8 +1,10 @@
 /* grade.c - pk-grade: runs chapters' test programs one test at a time and
  * turns the results into points, a summary table and results.json.
  *
- * usage: pk-grade [--skeleton-check] [--json FILE] [--logs DIR]
+ * usage: pk-grade [--skeleton-check] [--json FILE] [--csv FILE] [--logs DIR]
  *                 CHAPTER=PROGRAM[:BUILDLOG] ...
+ *
+ * --csv writes one line per chapter, "chapter,points", for batch summaries.
  *
  * Each graded test runs as `PROGRAM --run TEST` in a child process of its
  * own, contained as far as this machine allows (see "Containment" below):
@@ -668,12 +670,14 @@ int main(int argc, char **argv)
 {
     static chapter chs[MAX_CHAPTERS];
     size_t nch = 0;
-    const char *json = NULL;
+    const char *json = NULL, *csv = NULL;
     int skeleton_check = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             json = argv[++i];
+        } else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) {
+            csv = argv[++i];
         } else if (strcmp(argv[i], "--logs") == 0 && i + 1 < argc) {
             logs_dir = argv[++i];
         } else if (strcmp(argv[i], "--skeleton-check") == 0) {
@@ -691,7 +695,8 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: pk-grade [--skeleton-check] [--json FILE] "
-                            "[--logs DIR] CHAPTER=PROGRAM[:BUILDLOG] ...\n");
+                            "[--csv FILE] [--logs DIR] "
+                            "CHAPTER=PROGRAM[:BUILDLOG] ...\n");
             return 2;
         }
     }
@@ -741,6 +746,15 @@ int main(int argc, char **argv)
         if (write_json(json, chs, nch, secs) != 0)
             return 1;
         printf("results: %s\n", json);
+    }
+    if (csv != NULL) {
+        FILE *f = fopen(csv, "w");
+        if (f == NULL)
+            return 1;
+        for (size_t c = 0; c < nch; c++)
+            fprintf(f, "%s,%.2f\n", chs[c].name, chs[c].points);
+        if (fclose(f) != 0)
+            return 1;
     }
     return 0;
 }
