@@ -41,7 +41,7 @@ static int reap_child(pid_t pid, proc_status *st)
 }
 
 /* Write all len bytes, however the kernel splits them. 0 or -1. */
-static inline int write_all(int fd, const void *buf, size_t len)
+static int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
 
@@ -60,7 +60,7 @@ static inline int write_all(int fd, const void *buf, size_t len)
 
 /* Read until EOF; keep the first cap bytes in buf and count all of them.
  * Returns the byte count, or -1 on a read error. */
-static inline ssize_t read_until_eof(int fd, void *buf, size_t cap)
+static ssize_t read_until_eof(int fd, void *buf, size_t cap)
 {
     char *p = buf, sink[4096];
     size_t got = 0;
