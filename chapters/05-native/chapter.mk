@@ -20,4 +20,4 @@
 
 $(BUILD)/bench/05-native/novec.o: chapters/05-native/baseline/novec.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) -fno-tree-vectorize -fno-slp-vectorize -c $< -o $@
+	$(CC) $(PK_CFLAGS) -fno-tree-vectorize -fno-tree-slp-vectorize -c $< -o $@

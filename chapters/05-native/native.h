@@ -22,8 +22,8 @@
  *   be allocated);
  * - an array pointer may be NULL only when its length is 0: NULL with n > 0
  *   is EINVAL, and n = 0 gives a sum of 0 (or writes nothing);
- * - a count so large that the array could not exist (n elements of the type
- *   overflow size_t) is EINVAL, never a crash;
+ * - a count so large that the array could not exist (more than PTRDIFF_MAX
+ *   bytes, the largest object C allows) is EINVAL, never a crash;
  * - arrays need no particular alignment beyond that of their element type;
  * - nothing is allocated that outlives a call; the caller owns every array.
  *
@@ -271,7 +271,9 @@ int native_matmul_tiled(size_t n, const double *A, const double *B, double *C);
  *        at run time (portable C when native_isa_active() says scalar).
  * @param n the order. @param A read. @param B read. @param C written.
  * @return as native_matmul_ijk(), or -1 with errno ENOMEM when the packing
- *         buffers (about 2 MB) cannot be allocated.
+ *         buffers (a packed copy of B, n * n doubles rounded up to whole
+ *         8-column panels, and 96 KB per thread for A) cannot be allocated.
+ *         The buffers are freed before the call returns.
  */
 int native_matmul_simd(size_t n, const double *A, const double *B, double *C);
 

@@ -123,26 +123,35 @@ int native_dot_f64_scalar(const double *x, const double *y, size_t n,
     return 0;
 }
 
-/* ---- multi: K independent accumulators ----
- * We choose the new order ourselves (element i goes to accumulator i % K),
- * so the compiler no longer has to keep the scalar order: the K additions of
- * one step are independent and map onto vector lanes. This is what Numba's
- * fastmath=True allows the compiler to do on its own. */
-#define K NATIVE_ACCUMULATORS
+/* ---- multi: NATIVE_ACCUMULATORS (8) independent accumulators ----
+ * We choose the new order ourselves (element i goes to accumulator i % 8),
+ * so the compiler no longer has to keep the scalar order: the eight
+ * additions of one step are independent, and at -O2 gcc packs them into SSE2
+ * vectors (four registers of two doubles, or two of four floats). This is
+ * what Numba's fastmath=True lets the compiler do on its own.
+ *
+ * Eight named variables, not an array acc[8]: gcc 12 at -O2 vectorises the
+ * array version too (-fopt-info-vec says so) but keeps acc[] in memory, and
+ * every step then waits for a store to reach the next load; it runs at half
+ * the speed. The lesson shows both. */
+#if NATIVE_ACCUMULATORS != 8
+#error "the _multi functions are written out for 8 accumulators"
+#endif
 
 int native_sumsq_f32_multi(const float *x, size_t n, float *out)
 {
     if (out == NULL || bad_array(x, n, sizeof *x))
         return fail(EINVAL);
-    float acc[K] = {0};
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     size_t i = 0;
-    for (; i + K <= n; i += K)
-        for (size_t j = 0; j < K; j++)
-            acc[j] += x[i + j] * x[i + j];
-    float s = 0;
-    for (size_t j = 0; j < K; j++)
-        s += acc[j];
-    for (; i < n; i++)                      /* the tail: n % K elements */
+    for (; i + NATIVE_ACCUMULATORS <= n; i += NATIVE_ACCUMULATORS) {
+        s0 += x[i] * x[i];         s1 += x[i + 1] * x[i + 1];
+        s2 += x[i + 2] * x[i + 2]; s3 += x[i + 3] * x[i + 3];
+        s4 += x[i + 4] * x[i + 4]; s5 += x[i + 5] * x[i + 5];
+        s6 += x[i + 6] * x[i + 6]; s7 += x[i + 7] * x[i + 7];
+    }
+    float s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    for (; i < n; i++)                      /* the tail: n % 8 elements */
         s += x[i] * x[i];
     *out = s;
     return 0;
@@ -152,15 +161,16 @@ int native_sumsq_f64_multi(const double *x, size_t n, double *out)
 {
     if (out == NULL || bad_array(x, n, sizeof *x))
         return fail(EINVAL);
-    double acc[K] = {0};
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     size_t i = 0;
-    for (; i + K <= n; i += K)
-        for (size_t j = 0; j < K; j++)
-            acc[j] += x[i + j] * x[i + j];
-    double s = 0;
-    for (size_t j = 0; j < K; j++)
-        s += acc[j];
-    for (; i < n; i++)
+    for (; i + NATIVE_ACCUMULATORS <= n; i += NATIVE_ACCUMULATORS) {
+        s0 += x[i] * x[i];         s1 += x[i + 1] * x[i + 1];
+        s2 += x[i + 2] * x[i + 2]; s3 += x[i + 3] * x[i + 3];
+        s4 += x[i + 4] * x[i + 4]; s5 += x[i + 5] * x[i + 5];
+        s6 += x[i + 6] * x[i + 6]; s7 += x[i + 7] * x[i + 7];
+    }
+    double s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    for (; i < n; i++)                      /* the tail: n % 8 elements */
         s += x[i] * x[i];
     *out = s;
     return 0;
@@ -171,15 +181,16 @@ int native_dot_f32_multi(const float *x, const float *y, size_t n,
 {
     if (out == NULL || bad_array(x, n, sizeof *x) || bad_array(y, n, sizeof *y))
         return fail(EINVAL);
-    float acc[K] = {0};
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     size_t i = 0;
-    for (; i + K <= n; i += K)
-        for (size_t j = 0; j < K; j++)
-            acc[j] += x[i + j] * y[i + j];
-    float s = 0;
-    for (size_t j = 0; j < K; j++)
-        s += acc[j];
-    for (; i < n; i++)
+    for (; i + NATIVE_ACCUMULATORS <= n; i += NATIVE_ACCUMULATORS) {
+        s0 += x[i] * y[i];         s1 += x[i + 1] * y[i + 1];
+        s2 += x[i + 2] * y[i + 2]; s3 += x[i + 3] * y[i + 3];
+        s4 += x[i + 4] * y[i + 4]; s5 += x[i + 5] * y[i + 5];
+        s6 += x[i + 6] * y[i + 6]; s7 += x[i + 7] * y[i + 7];
+    }
+    float s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    for (; i < n; i++)                      /* the tail: n % 8 elements */
         s += x[i] * y[i];
     *out = s;
     return 0;
@@ -190,21 +201,20 @@ int native_dot_f64_multi(const double *x, const double *y, size_t n,
 {
     if (out == NULL || bad_array(x, n, sizeof *x) || bad_array(y, n, sizeof *y))
         return fail(EINVAL);
-    double acc[K] = {0};
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     size_t i = 0;
-    for (; i + K <= n; i += K)
-        for (size_t j = 0; j < K; j++)
-            acc[j] += x[i + j] * y[i + j];
-    double s = 0;
-    for (size_t j = 0; j < K; j++)
-        s += acc[j];
-    for (; i < n; i++)
+    for (; i + NATIVE_ACCUMULATORS <= n; i += NATIVE_ACCUMULATORS) {
+        s0 += x[i] * y[i];         s1 += x[i + 1] * y[i + 1];
+        s2 += x[i + 2] * y[i + 2]; s3 += x[i + 3] * y[i + 3];
+        s4 += x[i + 4] * y[i + 4]; s5 += x[i + 5] * y[i + 5];
+        s6 += x[i + 6] * y[i + 6]; s7 += x[i + 7] * y[i + 7];
+    }
+    double s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    for (; i < n; i++)                      /* the tail: n % 8 elements */
         s += x[i] * y[i];
     *out = s;
     return 0;
 }
-
-#undef K
 
 /* ---- AVX2 + FMA kernels ----
  * Four vector accumulators: an FMA has 4 cycles of latency and the core
@@ -570,21 +580,23 @@ int native_matmul_tiled(size_t n, const double *restrict A,
  * The loop nest of BLIS/OpenBLAS (Goto's algorithm), in the simplest form
  * that still reaches a good fraction of the machine's peak:
  *
- *   for jc in steps of NC columns of B and C
+ *   pack all of B, KC rows at a time, into NR-column panels  (lives in L3)
+ *   for ic in steps of MC rows of A and C                     (OpenMP splits this)
  *     for pc in steps of KC (the shared dimension)
- *       pack B[pc:pc+KC, jc:jc+NC] into NR-column panels   (lives in L2/L3)
- *       for ic in steps of MC rows of A and C               (OpenMP splits this)
- *         pack A[ic:ic+MC, pc:pc+KC] into MR-row panels    (lives in L2)
- *         for jr in steps of NR: for ir in steps of MR:
- *           C[MR x NR block] += A panel (MR x KC) * B panel (KC x NR)
+ *       pack A[ic:ic+MC, pc:pc+KC] into MR-row panels        (lives in L2)
+ *       for jr in steps of NR: for ir in steps of MR:
+ *         C[MR x NR block] += A panel (MR x KC) * B panel (KC x NR)   (B panel in L1)
  *
  * The micro-kernel keeps the 6 x 8 block of C in twelve 256-bit registers
  * for the whole KC loop: per k it loads 8 doubles of B, broadcasts 6 of A and
  * issues 12 FMAs (48 flops), so the loads no longer limit it. Packing copies
  * each block once into the exact order the kernel reads (contiguous, aligned,
  * zero-padded at the edges), which removes both the large strides and the
- * edge cases from the inner loop. */
-enum { MR = 6, NR = 8, KC = 256, MC = 48, NC = 2048 };
+ * edge cases from the inner loop. Packing all of B up front costs n*n
+ * doubles of memory but leaves a single barrier: on a shared machine, where
+ * one thread may lose its core for a few milliseconds, every barrier is a
+ * place where the other thread waits for it. */
+enum { MR = 6, NR = 8, KC = 256, MC = 48 };
 
 typedef void (*kernel_fn)(size_t kc, const double *ap, const double *bp,
                           double *c, size_t ldc, size_t mr, size_t nr);
@@ -644,8 +656,9 @@ static void kernel_avx2(size_t kc, const double *ap, const double *bp,
     add_block((const double (*)[NR])acc, c, ldc, mr, nr);
 }
 
-/* Panel p of the packed B holds columns jc + p*NR .. +NR-1 for rows pc ..
- * pc+kc-1, stored k-major: bp[k*NR + j]. Missing columns are zeros. */
+/* Panel p of slab pc of the packed B holds columns p*NR .. p*NR+NR-1 of
+ * rows pc .. pc+kc-1, stored k-major: bp[k*NR + j]. Missing columns are
+ * zeros, so the kernel never needs a column test. */
 static void pack_b_panel(size_t n, const double *B, size_t pc, size_t kc,
                          size_t col, size_t ncols, double *bp)
 {
@@ -654,7 +667,8 @@ static void pack_b_panel(size_t n, const double *B, size_t pc, size_t kc,
             bp[k * NR + j] = j < ncols ? B[(pc + k) * n + col + j] : 0.0;
 }
 
-/* The MC x KC block of A as MR-row panels: ap[q*kc*MR + k*MR + r]. */
+/* The mc x kc block of A at (ic, pc) as MR-row panels: ap[q*kc + k*MR + r]
+ * for the panel starting at row q. Missing rows are zeros. */
 static void pack_a(size_t n, const double *A, size_t ic, size_t mc, size_t pc,
                    size_t kc, double *ap)
 {
@@ -671,8 +685,11 @@ static int matmul_packed(size_t n, const double *A, const double *B,
      * needs its own block sizes, and AVX2 already shows the whole idea. */
     const kernel_fn kernel =
         native_isa_active() == NATIVE_ISA_SCALAR ? kernel_scalar : kernel_avx2;
-    const size_t ncmax = (min_sz(n, NC) + NR - 1) / NR * NR;
-    double *bp = aligned_alloc(64, KC * ncmax * sizeof *bp);
+    const size_t npanels = (n + NR - 1) / NR;   /* NR-column panels of B */
+    const size_t nslabs = (n + KC - 1) / KC;    /* KC-row slabs of B */
+    const size_t nblocks = (n + MC - 1) / MC;   /* MC-row blocks of A and C */
+    /* Slab s starts at bp + s*KC*npanels*NR; panel p inside it at p*kc*NR. */
+    double *bp = aligned_alloc(64, n * npanels * NR * sizeof *bp);
     double *ap = aligned_alloc(64, (size_t)nthreads * MC * KC * sizeof *ap);
     if (bp == NULL || ap == NULL) {
         free(bp);
@@ -683,32 +700,32 @@ static int matmul_packed(size_t n, const double *A, const double *B,
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
+        /* Every thread reads all of packed B: pack it together; the barrier
+         * at the end of this `for` makes it complete before anyone uses it. */
+#pragma omp for schedule(dynamic, 8)
+        for (size_t t = 0; t < nslabs * npanels; t++) {
+            const size_t pc = t / npanels * KC, p = t % npanels;
+            const size_t kc = min_sz(KC, n - pc);
+            pack_b_panel(n, B, pc, kc, p * NR, min_sz(NR, n - p * NR),
+                         bp + pc * npanels * NR + p * kc * NR);
+        }
+
+        /* Row blocks are independent: each writes its own rows of C, with
+         * its own packed copy of A. dynamic: a thread that finishes early
+         * (or one whose core was busy) takes the next block. */
         double *my_ap = ap + (size_t)omp_get_thread_num() * MC * KC;
-        for (size_t jc = 0; jc < n; jc += NC) {
-            const size_t nc = min_sz(NC, n - jc);
-            const size_t npanels = (nc + NR - 1) / NR;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t ib = 0; ib < nblocks; ib++) {
+            const size_t ic = ib * MC, mc = min_sz(MC, n - ic);
             for (size_t pc = 0; pc < n; pc += KC) {
                 const size_t kc = min_sz(KC, n - pc);
-                /* Every thread needs all of packed B: pack it together, and
-                 * the barrier at the end of the `for` makes it complete
-                 * before anyone reads it. */
-#pragma omp for schedule(static)
-                for (size_t p = 0; p < npanels; p++)
-                    pack_b_panel(n, B, pc, kc, jc + p * NR,
-                                 min_sz(NR, nc - p * NR), bp + p * kc * NR);
-                /* Row blocks are independent: each writes its own rows of C.
-                 * The barrier at the end keeps packed B alive until all are
-                 * done with it. */
-#pragma omp for schedule(dynamic, 1)
-                for (size_t ib = 0; ib < (n + MC - 1) / MC; ib++) {
-                    const size_t ic = ib * MC, mc = min_sz(MC, n - ic);
-                    pack_a(n, A, ic, mc, pc, kc, my_ap);
-                    for (size_t jr = 0; jr < nc; jr += NR)
-                        for (size_t ir = 0; ir < mc; ir += MR)
-                            kernel(kc, my_ap + ir * kc, bp + jr * kc,
-                                   C + (ic + ir) * n + jc + jr, n,
-                                   min_sz(MR, mc - ir), min_sz(NR, nc - jr));
-                }
+                const double *slab = bp + pc * npanels * NR;
+                pack_a(n, A, ic, mc, pc, kc, my_ap);
+                for (size_t jr = 0; jr < n; jr += NR)
+                    for (size_t ir = 0; ir < mc; ir += MR)
+                        kernel(kc, my_ap + ir * kc, slab + jr * kc,
+                               C + (ic + ir) * n + jr, n,
+                               min_sz(MR, mc - ir), min_sz(NR, n - jr));
             }
         }
     }

@@ -1,6 +1,6 @@
 /* novec.c - the benchmark's baseline: the plain loops of exercise 1 compiled
  * at -O2 with the vectoriser switched off (-fno-tree-vectorize
- * -fno-slp-vectorize, see chapter.mk). Not an exercise; bench.c only. */
+ * -fno-tree-slp-vectorize, see chapter.mk). Not an exercise; bench.c only. */
 #include <stddef.h>
 
 float novec_sumsq_f32(const float *x, size_t n);
