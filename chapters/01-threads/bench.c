@@ -8,6 +8,8 @@
  * alike. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +20,12 @@
 #include "threads.h"
 
 #define NTASKS 4                /* CPU tasks, as in the Python measurement */
-#define TASK_N 60000000ull      /* pk_cpu_task(n) per task: ~80 ms here */
-#define TICK_N 100000ull        /* work per interpreter tick: ~0.13 ms */
+#define TASK_N 200000000ull     /* pk_cpu_task(n) per task: ~70 ms here */
+#define TICK_N 200000ull        /* work per interpreter tick: ~0.07 ms */
 #define TICKS (TASK_N / TICK_N) /* ticks per task */
 #define SHORT_SWITCH_NS 50000ull /* a 0.05 ms switch interval, for contrast */
 #define CPU_WARMUP 1
-#define CPU_RUNS 7
+#define CPU_RUNS 11
 
 #define COUNT_THREADS 2         /* one per core */
 #define COUNT_K 2000000ull      /* increments per thread */
@@ -243,6 +245,33 @@ static void demo_completion_order(char *buf, size_t len)
         off += (size_t)snprintf(buf + off, len - off, "%zu ", appended[j]);
 }
 
+/* ==== what starting a worker costs ============================================ */
+
+#define SPAWN_RUNS 201
+
+static void *empty_thread(void *p)
+{
+    return p;
+}
+
+static void spawn_thread(void *ctx)
+{
+    (void)ctx;
+    pthread_t t;
+    if (pthread_create(&t, NULL, empty_thread, NULL) == 0)
+        pthread_join(t, NULL);
+}
+
+static void spawn_process(void *ctx)
+{
+    (void)ctx;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
 /* ==== main ====================================================================== */
 
 int main(void)
@@ -254,7 +283,7 @@ int main(void)
     double ceiling = pk_parallel_ceiling(2, 0.2);
 
     /* CPU-bound tasks. */
-    const char *b1 = "4 CPU tasks, pk_cpu_task(6e7) each";
+    const char *b1 = "4 CPU tasks, pk_cpu_task(2e8) each";
     void (*const cpu_fns[])(void *) = {cpu_sequential, cpu_fan_out, cpu_free,
                                        cpu_gil, cpu_gil_short};
     const char *cpu_names[] = {"sequential", "thr_fan_out, 1 thread per task",
@@ -310,6 +339,14 @@ int main(void)
                    100.0 * (double)racy_lost_min / (COUNT_THREADS * COUNT_K),
                    100.0 * (double)racy_lost_max / (COUNT_THREADS * COUNT_K),
                    (unsigned long long)racy_runs);
+
+    /* What one worker costs to start and finish. */
+    const char *b3 = "start and join one empty worker";
+    void (*const spawn_fns[])(void *) = {spawn_thread, spawn_process};
+    if (pk_bench_many(spawn_fns, NULL, 2, 10, SPAWN_RUNS, st) == 0) {
+        pk_report_add(r, b3, "pthread_create + pthread_join", 1, &st[0]);
+        pk_report_add(r, b3, "fork + waitpid", 1, &st[1]);
+    }
 
     /* The bugs of run_with_threading, live. */
     int wrong = 0;
