@@ -69,16 +69,20 @@ GRADER     := $(BUILD)/bin/pk-grade
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade check-skeletons bench bench-libpk docs sanitize valgrind \
+.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk docs docs-instructor plots diagrams sanitize valgrind \
         dist dist-check grade-all gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
 help:
 	@echo "make grade [CH=NN-topic] [SUBMISSION=dir]  grade the exercises (points, hints, progress)"
+	@echo "make hint  [CH=NN-topic]                   the next failing test, its message and hint (one step at a time)"
+	@echo "make watch CH=NN-topic                     re-grade the chapter every time you save a file in it"
 	@echo "make test  [CH=NN-topic]                   run every test against the reference solutions"
 	@echo "make bench [CH=NN-topic]                   run the benchmarks, CSV into $(BUILD)/bench/"
 	@echo "make bench-libpk                           libpk's own benchmark (thread pool, process pool, timer)"
 	@echo "make docs                                  Doxygen HTML into $(BUILD)/docs/html"
+	@echo "make plots / diagrams                      SVG charts from the benchmark CSVs / diagrams from docs/diagrams"
+	@echo "make docs-instructor                       the docs with the reference solutions, for instructors"
 	@echo "make check-skeletons                       prove every graded test fails on the skeletons"
 	@echo "make sanitize                              solution tests under ASan+UBSan and TSan"
 	@echo "make valgrind [CH=NN-topic]                solution tests under valgrind memcheck"
@@ -178,7 +182,9 @@ test: $(TEST_PROGS) $(FIX_BINS) | deps
 	@PK_BIN_DIR=$(BIN_DIR) scripts/run-tests.sh $(BUILD)/logs $(TEST_PROGS)
 
 # ---- make grade ----------------------------------------------------------------
-grade: $(GRADER) $(FIX_BINS) | deps
+# Build each selected chapter against $(SUBMISSION) (or chapters/), then
+# run the grader with $(1) as extra options.
+define grade_recipe
 	@mkdir -p $(BUILD)/grade
 	@src="$(if $(SUBMISSION),$(abspath $(SUBMISSION)),chapters)"; \
 	 if [ -n "$(SUBMISSION)" ] && [ ! -d "$(SUBMISSION)" ]; then \
@@ -189,13 +195,23 @@ grade: $(GRADER) $(FIX_BINS) | deps
 	 args=""; \
 	 for c in $(SELECTED); do \
 	     log=$(BUILD)/grade/$$c.build.log; \
-	     printf 'building %s ... ' "$$c"; \
+	     $(if $(1),,printf 'building %s ... ' "$$c";) \
 	     if $(MAKE) --no-print-directory $(BUILD)/grade/$$c/check >$$log 2>&1; \
-	     then echo ok; else echo "FAILED (see $$log)"; rm -f $(BUILD)/grade/$$c/check; fi; \
+	     then $(if $(1),:,echo ok); else echo "$$c: FAILED to build (see $$log)"; rm -f $(BUILD)/grade/$$c/check; fi; \
 	     args="$$args $$c=$(BUILD)/grade/$$c/check:$$log"; \
 	 done; \
 	 PK_BIN_DIR=$(BIN_DIR) $(GRADER) --json $(BUILD)/grade/results.json \
-	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs $$args
+	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs $(1) $$args
+endef
+
+grade: $(GRADER) $(FIX_BINS) | deps
+	$(call grade_recipe,)
+
+hint: $(GRADER) $(FIX_BINS) | deps
+	$(call grade_recipe,--hint)
+
+watch: | deps
+	@scripts/watch.sh "$(CH)"
 
 # Batch grading: every subfolder of SUBMISSIONS is one student's chapters/.
 SUBMISSIONS ?=
@@ -241,12 +257,39 @@ bench: $(if $(CH),,bench-libpk) $(foreach c,$(BENCHES),$(BUILD)/bench/$(c)/bench
 	done
 
 # ---- docs, sanitizers, valgrind, dist ----------------------------------------------
-docs: | deps
+# Diagrams: docs/diagrams/NAME.dot -> docs/images/NAME.svg (committed, so
+# the lessons show them on a code host too; make docs refreshes them).
+DIAGRAMS := $(patsubst docs/diagrams/%.dot,docs/images/%.svg,$(wildcard docs/diagrams/*.dot))
+docs/images/%.svg: docs/diagrams/%.dot | deps
+	dot -Tsvg $< -o $@
+
+diagrams: $(DIAGRAMS)
+
+# Plots: the CSVs of `make bench` -> docs/images/plots/NN-topic-K.svg.
+plots: | deps
+	@scripts/plots.sh $(BUILD)/bench docs/images/plots
+
+docs: $(DIAGRAMS) | deps
 	@mkdir -p $(BUILD)/docs
-	@PK_DOCS_OUT=$(abspath $(BUILD)/docs) doxygen docs/Doxyfile > $(BUILD)/docs/doxygen.log 2> $(BUILD)/docs/warnings.log \
+	@PK_DOCS_SRC=$(CURDIR) PK_DOCS_OUT=$(abspath $(BUILD)/docs) doxygen docs/Doxyfile > $(BUILD)/docs/doxygen.log 2> $(BUILD)/docs/warnings.log \
 	    || { cat $(BUILD)/docs/warnings.log; exit 1; }
 	@if [ -s $(BUILD)/docs/warnings.log ]; then cat $(BUILD)/docs/warnings.log; exit 1; fi
+	@scripts/docs-images.sh $(BUILD)/docs/html
 	@echo "docs: $(BUILD)/docs/html/index.html (no warnings)"
+
+# The instructors' site: the same, plus the reference solutions' sources.
+docs-instructor: $(DIAGRAMS) | deps
+	@mkdir -p $(BUILD)/docs-instructor
+	@( cat docs/Doxyfile; \
+	   echo 'OUTPUT_DIRECTORY = $(abspath $(BUILD)/docs-instructor)'; \
+	   echo 'PROJECT_NAME = "Performance and parallel programming in C (instructors)"'; \
+	   echo 'INPUT += solutions'; echo 'FILE_PATTERNS += *.c'; \
+	   echo 'EXCLUDE_PATTERNS = */build/* */bench.c'; \
+	   echo 'SOURCE_BROWSER = YES'; echo 'EXTRACT_STATIC = YES'; \
+	   echo 'WARN_AS_ERROR = NO'; echo 'WARN_IF_UNDOCUMENTED = NO' ) \
+	 | PK_DOCS_SRC=$(CURDIR) doxygen - > $(BUILD)/docs-instructor/doxygen.log 2>&1
+	@scripts/docs-images.sh $(BUILD)/docs-instructor/html
+	@echo "instructors' docs: $(BUILD)/docs-instructor/html/index.html (with solutions)"
 
 sanitize: | deps
 	$(MAKE) --no-print-directory test BUILD=$(BUILD)/asan SAN_KIND=asan \

@@ -12,6 +12,8 @@ set -eu
 PACKAGES="check libsubunit-dev libcurl4-openssl-dev doxygen graphviz pkg-config"
 # Chapter extras (05-native: OpenMP runtime for clang, OpenBLAS for the bench).
 PACKAGES="$PACKAGES libomp-dev libopenblas-dev"
+# The student's day and the docs: watch mode, plots.
+PACKAGES="$PACKAGES inotify-tools gnuplot-nox"
 PACKAGES="$PACKAGES $*"
 
 missing=""
