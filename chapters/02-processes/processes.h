@@ -183,7 +183,9 @@ typedef struct proc_crash {
  *        proc_reap_workers() fills it. Untouched on success.
  * @return 0; or -1 with errno: EINVAL bad arguments; ECHILD a worker died
  *         (killed by a signal or exited non-zero; no child is left, the call
- *         does not hang); ENOMEM, EAGAIN when memory or processes ran out.
+ *         does not hang); ENOMEM, EAGAIN or EMFILE when no worker at all
+ *         could be started. If only some could, they share all the work
+ *         through the counter and the call succeeds.
  */
 int proc_map(size_t nprocs, const void *in, size_t n, size_t in_size,
              void *out, size_t out_size, pk_map_fn fn, void *ctx,
