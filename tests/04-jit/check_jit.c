@@ -816,12 +816,15 @@ static const char *gen_program(struct gen *g)
     return g->s;
 }
 
-static int diff_count(void)
+static int under_valgrind(void)
 {
     const char *v = getenv("PK_UNDER_VALGRIND");
-    return v != NULL && *v != '\0' && strcmp(v, "0") != 0
-               ? DIFF_PROGRAMS_VALGRIND
-               : DIFF_PROGRAMS;
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+static int diff_count(void)
+{
+    return under_valgrind() ? DIFF_PROGRAMS_VALGRIND : DIFF_PROGRAMS;
 }
 
 static void run_diff(enum engine other, uint64_t seed)
@@ -966,6 +969,14 @@ START_TEST(test_jit_x86_free_unmaps)
         jit_free(f[i]);
     read_maps(&after);
     vm_free(p);
+    if (under_valgrind()) {
+        /* valgrind keeps the code it translates in executable anonymous
+         * mappings of its own, which grow as it meets our new code: the
+         * sizes prove nothing here. memcheck still checks the mallocs. */
+        fprintf(stderr, "%s: mapping sizes not checked under valgrind\n",
+                __func__);
+        return;
+    }
     ck_assert_msg(during.exec_anon_bytes > before.exec_anon_bytes,
                   "8 compiled functions and no new executable mapping?");
     ck_assert_msg(after.exec_anon_bytes == before.exec_anon_bytes,
@@ -998,7 +1009,8 @@ START_TEST(test_jit_x86_many_compiles)
     struct maps_info before, after;
     vm_program *p = assemble_ok(collatz_src);
     read_maps(&before);
-    for (int i = 0; i < 2000; i++) {
+    int rounds = under_valgrind() ? 200 : 2000;
+    for (int i = 0; i < rounds; i++) {
         jit_fn *f = jit_compile(p, NULL, 0);
         ck_assert_msg(f != NULL, "compile %d failed: %s", i, strerror(errno));
         int64_t n = 27, r = 0;
@@ -1008,10 +1020,15 @@ START_TEST(test_jit_x86_many_compiles)
     }
     read_maps(&after);
     vm_free(p);
+    if (under_valgrind()) { /* see test_jit_x86_free_unmaps */
+        fprintf(stderr, "%s: mapping sizes not checked under valgrind\n",
+                __func__);
+        return;
+    }
     ck_assert_msg(after.exec_anon_bytes == before.exec_anon_bytes,
-                  "executable mappings grew from %zu to %zu bytes over 2000 "
+                  "executable mappings grew from %zu to %zu bytes over %d "
                   "compile/free pairs", before.exec_anon_bytes,
-                  after.exec_anon_bytes);
+                  after.exec_anon_bytes, rounds);
 }
 END_TEST
 
