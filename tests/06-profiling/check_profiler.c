@@ -363,6 +363,8 @@ START_TEST(test_prof_print_pstats)
     int ok = strstr(text, "ncalls") && strstr(text, "tottime") &&
              strstr(text, "cumtime") && strstr(text, "work_b") &&
              strstr(text, "5/1") && strstr(text, "check_profiler.c");
+    if (getenv("PK_SHOW") != NULL) /* PK_SHOW=1: see the report */
+        fputs(text, stderr);
     char copy[2048];
     snprintf(copy, sizeof copy, "%s", text);
     free(text);
@@ -597,6 +599,8 @@ START_TEST(test_at_finds_leak)
     tidy_function();
     ck_assert_msg(at_leaks(rows, 8, &n) == 0, "at_leaks() failed: %s",
                   strerror(errno));
+    if (getenv("PK_SHOW") != NULL) /* PK_SHOW=1: see the report */
+        at_print(stderr);
     at_stop();
     at_free(kept[0]);
     at_free(kept[1]);
