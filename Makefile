@@ -69,7 +69,7 @@ GRADER     := $(BUILD)/bin/pk-grade
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk docs docs-instructor plots diagrams sanitize valgrind \
+.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk docs docs-check docs-instructor plots diagrams sanitize valgrind \
         dist dist-check grade-all gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -82,6 +82,7 @@ help:
 	@echo "make bench-libpk                           libpk's own benchmark (thread pool, process pool, timer)"
 	@echo "make docs                                  Doxygen HTML into $(BUILD)/docs/html"
 	@echo "make plots / diagrams                      SVG charts from the benchmark CSVs / diagrams from docs/diagrams"
+	@echo "make docs-check                            open every docs page in headless Chromium, check titles, images, links"
 	@echo "make docs-instructor                       the docs with the reference solutions, for instructors"
 	@echo "make check-skeletons                       prove every graded test fails on the skeletons"
 	@echo "make sanitize                              solution tests under ASan+UBSan and TSan"
@@ -276,6 +277,11 @@ docs: $(DIAGRAMS) | deps
 	@if [ -s $(BUILD)/docs/warnings.log ]; then cat $(BUILD)/docs/warnings.log; exit 1; fi
 	@scripts/docs-images.sh $(BUILD)/docs/html
 	@echo "docs: $(BUILD)/docs/html/index.html (no warnings)"
+
+# The docs in a real browser: headless Chromium over 127.0.0.1.
+docs-check: docs $(BUILD)/bin/pk-serve
+	@scripts/install-deps.sh chromium curl
+	@scripts/docs-check.sh $(BUILD)/docs/html $(BUILD)/docs $(BUILD)/bin/pk-serve
 
 # The instructors' site: the same, plus the reference solutions' sources.
 docs-instructor: $(DIAGRAMS) | deps
