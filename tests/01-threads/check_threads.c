@@ -959,6 +959,15 @@ START_TEST(test_threads_gil_switch_interval)
                       "config's clock and hand the GIL on when the interval "
                       "is up", ctx.log[s], e - s,
                       (double)(e - s) * TICK_NS / 1e6, INTERVAL_NS / 1e6);
+        /* A turn handed over while its task still had work must have
+         * lasted the interval (one tick of slack for <= against <). */
+        int handed_over = e < n && last[ctx.log[s]] > e;
+        ck_assert_msg(!handed_over || e - s + 1 >= TURN_MAX - 1,
+                      "task %d handed the GIL over after %zu ticks (%.1f ms "
+                      "virtual), before its %.1f ms switch interval was up: "
+                      "keep it until cfg->clock_ns() - start >= interval",
+                      ctx.log[s], e - s, (double)(e - s) * TICK_NS / 1e6,
+                      INTERVAL_NS / 1e6);
         s = e;
     }
     ck_assert_msg(turns > GIL_TASKS,
@@ -1127,7 +1136,8 @@ Suite *pk_suite(void)
                 "every tick; release it only to hand it on or when done");
     pk_test_add(s, test_threads_gil_switch_interval, 2,
                 "after each tick: if cfg->clock_ns says the switch interval "
-                "has passed and someone waits, hand the GIL on");
+                "has passed since you got the GIL and someone waits, hand "
+                "it on (not earlier, not much later)");
     pk_test_add(s, test_threads_gil_no_starvation, 2,
                 "a ticket lock (next_ticket, now_serving) serves waiters in "
                 "arrival order; a thread that hands over takes a new ticket");
