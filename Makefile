@@ -69,7 +69,7 @@ GRADER     := $(BUILD)/bin/pk-grade
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk docs docs-check docs-instructor plots diagrams sanitize valgrind \
+.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind \
         dist dist-check grade-all gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -282,6 +282,10 @@ docs: $(DIAGRAMS) | deps
 docs-check: docs $(BUILD)/bin/pk-serve
 	@scripts/install-deps.sh chromium curl
 	@scripts/docs-check.sh $(BUILD)/docs/html $(BUILD)/docs $(BUILD)/bin/pk-serve
+
+# Every command the lessons tell the student to run (see the script).
+lesson-check: $(GRADER) | deps
+	@scripts/lesson-commands.sh
 
 # The instructors' site: the same, plus the reference solutions' sources.
 docs-instructor: $(DIAGRAMS) | deps
