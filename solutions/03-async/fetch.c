@@ -267,7 +267,7 @@ static int on_done(loop *l, slot *s, CURLcode rc)
 
 static void loop_free(loop *l)
 {
-    for (size_t i = 0; i < l->nslots; i++) {
+    for (size_t i = 0; l->slots != NULL && i < l->nslots; i++) {
         slot *s = &l->slots[i];
         if (s->easy) {
             curl_multi_remove_handle(l->multi, s->easy); /* harmless if not added */
