@@ -18,9 +18,14 @@
 #include "pk/report.h"
 #include "pk/timing.h"
 
+/* baseline/novec.c, compiled three ways (see chapter.mk) */
 float novec_sumsq_f32(const float *x, size_t n);
 double novec_sumsq_f64(const double *x, size_t n);
 double novec_dot_f64(const double *x, const double *y, size_t n);
+float o3_sumsq_f32(const float *x, size_t n);
+double o3_sumsq_f64(const double *x, size_t n);
+float fast_sumsq_f32(const float *x, size_t n);
+double fast_sumsq_f64(const double *x, size_t n);
 
 #define CHAPTER "05-native"
 #define L2_BYTES (256 * 1024)     /* half of this CPU's 512 KB L2 per core */
@@ -79,6 +84,8 @@ static void force_scalar(int on)
     } while (0)
 
 static void f32_novec(void *p)  { red_ctx *c = p; REPEAT(c, sink = novec_sumsq_f32(c->f, c->n)); }
+static void f32_o3(void *p)     { red_ctx *c = p; REPEAT(c, sink = o3_sumsq_f32(c->f, c->n)); }
+static void f32_fast(void *p)   { red_ctx *c = p; REPEAT(c, sink = fast_sumsq_f32(c->f, c->n)); }
 static void f32_scalar(void *p) { red_ctx *c = p; float o; REPEAT(c, native_sumsq_f32_scalar(c->f, c->n, &o); sink = o); }
 static void f32_multi(void *p)  { red_ctx *c = p; float o; REPEAT(c, native_sumsq_f32_multi(c->f, c->n, &o); sink = o); }
 static void f32_simd(void *p)   { red_ctx *c = p; float o; REPEAT(c, native_sumsq_f32_simd(c->f, c->n, &o); sink = o); }
@@ -90,6 +97,8 @@ static void f32_forced(void *p)
 }
 
 static void f64_novec(void *p)  { red_ctx *c = p; REPEAT(c, sink = novec_sumsq_f64(c->d, c->n)); }
+static void f64_o3(void *p)     { red_ctx *c = p; REPEAT(c, sink = o3_sumsq_f64(c->d, c->n)); }
+static void f64_fast(void *p)   { red_ctx *c = p; REPEAT(c, sink = fast_sumsq_f64(c->d, c->n)); }
 static void f64_scalar(void *p) { red_ctx *c = p; double o; REPEAT(c, native_sumsq_f64_scalar(c->d, c->n, &o); sink = o); }
 static void f64_multi(void *p)  { red_ctx *c = p; double o; REPEAT(c, native_sumsq_f64_multi(c->d, c->n, &o); sink = o); }
 static void f64_simd(void *p)   { red_ctx *c = p; double o; REPEAT(c, native_sumsq_f64_simd(c->d, c->n, &o); sink = o); }
@@ -144,22 +153,28 @@ static void bench_reductions(void)
     char simd_name[40];
     snprintf(simd_name, sizeof simd_name, "simd, dispatched (%s)", native_isa_name(isa));
 
+    /* The fast_ copy uses AVX2 throughout: only where the CPU has it. */
+    const size_t k = isa >= NATIVE_ISA_AVX2 ? 7 : 6;
     {
         const char *names[] = {"scalar -O2 -fno-tree-vectorize", "scalar (solution, -O2)",
-                               "multi, 8 accumulators", "simd, PK_FORCE_SCALAR=1",
-                               simd_name};
-        void (*const fns[])(void *) = {f32_novec, f32_scalar, f32_multi, f32_forced, f32_simd};
-        red_ctx *ctxs[] = {&cf, &cf, &cf, &cf, &cf};
-        run_table("sumsq f32, 256 KB in L2 (x64 calls)", names, fns, ctxs, 5,
+                               "scalar loop at -O3", "multi, 8 accumulators",
+                               "simd, PK_FORCE_SCALAR=1", simd_name,
+                               "loop at -O3 -ffast-math -mavx2"};
+        void (*const fns[])(void *) = {f32_novec, f32_scalar, f32_o3, f32_multi,
+                                       f32_forced, f32_simd, f32_fast};
+        red_ctx *ctxs[] = {&cf, &cf, &cf, &cf, &cf, &cf, &cf};
+        run_table("sumsq f32, 256 KB in L2 (x64 calls)", names, fns, ctxs, k,
                   nf * sizeof *f, 15);
     }
     {
         const char *names[] = {"scalar -O2 -fno-tree-vectorize", "scalar (solution, -O2)",
-                               "multi, 8 accumulators", "simd, PK_FORCE_SCALAR=1",
-                               simd_name};
-        void (*const fns[])(void *) = {f64_novec, f64_scalar, f64_multi, f64_forced, f64_simd};
-        red_ctx *ctxs[] = {&cd, &cd, &cd, &cd, &cd};
-        run_table("sumsq f64, 256 KB in L2 (x64 calls)", names, fns, ctxs, 5,
+                               "scalar loop at -O3", "multi, 8 accumulators",
+                               "simd, PK_FORCE_SCALAR=1", simd_name,
+                               "loop at -O3 -ffast-math -mavx2"};
+        void (*const fns[])(void *) = {f64_novec, f64_scalar, f64_o3, f64_multi,
+                                       f64_forced, f64_simd, f64_fast};
+        red_ctx *ctxs[] = {&cd, &cd, &cd, &cd, &cd, &cd, &cd};
+        run_table("sumsq f64, 256 KB in L2 (x64 calls)", names, fns, ctxs, k,
                   nd * sizeof *d, 15);
     }
     {

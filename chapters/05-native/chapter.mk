@@ -13,11 +13,20 @@
 # OpenBLAS's dgemm is the line the matrix-multiply ladder tries to reach.
 05-native_BENCH_LDLIBS := -lopenblas
 
-# The baseline of the SIMD benchmarks: the plain loops compiled with the
-# vectoriser off, in their own object because flags apply per file.
-# It lives in baseline/ so that the Makefile does not take it for an exercise.
-05-native_BENCH_OBJS := $(BUILD)/bench/05-native/novec.o
+# The plain loops of exercise 1 (baseline/novec.c), compiled three ways for
+# the benchmark, because flags apply per file: the baseline with the
+# vectoriser off, -O3, and -O3 -ffast-math with AVX2 (Numba's fastmath=True).
+# They live in baseline/ so that the Makefile does not take them for exercises.
+05-native_BENCH_OBJS := $(addprefix $(BUILD)/bench/05-native/,novec.o o3.o fast.o)
 
 $(BUILD)/bench/05-native/novec.o: chapters/05-native/baseline/novec.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) -fno-tree-vectorize -fno-tree-slp-vectorize -c $< -o $@
+	$(CC) $(PK_CFLAGS) -fno-tree-vectorize -fno-tree-slp-vectorize -DPK_PREFIX=novec_ -c $< -o $@
+
+$(BUILD)/bench/05-native/o3.o: chapters/05-native/baseline/novec.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) -O3 -DPK_PREFIX=o3_ -c $< -o $@
+
+$(BUILD)/bench/05-native/fast.o: chapters/05-native/baseline/novec.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) -O3 -ffast-math -mavx2 -mfma -DPK_PREFIX=fast_ -c $< -o $@
