@@ -4,6 +4,10 @@
  * Every test starts its own server on 127.0.0.1, port 0 (the kernel picks
  * a free one), and stops it at the end, so the server's counters belong to
  * that test alone. Nothing here talks to anything but 127.0.0.1.
+ *
+ * Result arrays are zeroed before each call only so that a failure message
+ * about an unwritten result prints zeros, not garbage; one test
+ * (test_fetch_all_writes_every_field) fills them with garbage on purpose.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -168,7 +172,7 @@ START_TEST(test_fetch_all_bodies_in_order)
         urls[4 + i] = buf[4 + i];
     }
     fetch_result out[N];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     int rc = fetch_all(urls, N, NULL, out);
     ck_assert_msg(rc == 0, "fetch_all returned %d for 8 good URLs, expected 0 "
                   "failures (errno %s)", rc, strerror(errno));
@@ -202,7 +206,7 @@ START_TEST(test_fetch_all_overlap)
     const char *urls[N];
     make_urls(s, buf, urls, N, "/delay/%d", 300);
     fetch_result out[N];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_concurrency = 20};
     uint64_t t0 = pk_now_ns();
     int rc = fetch_all(urls, N, &o, out);
@@ -229,7 +233,7 @@ static void check_limit(size_t k)
     const char *urls[MAXN];
     make_urls(s, buf, urls, n, "/delay/%d", 150);
     fetch_result out[MAXN];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_concurrency = k};
     int rc = fetch_all(urls, n, &o, out);
     ck_assert_msg(rc == 0, "fetch_all returned %d, expected 0", rc);
@@ -266,7 +270,7 @@ START_TEST(test_fetch_all_reuses_connections)
     const char *urls[N];
     make_urls(s, buf, urls, N, "/bytes/%d", 100);
     fetch_result out[N];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_concurrency = 4};
     ck_assert_int_eq(fetch_all(urls, N, &o, out), 0);
     pk_httpd_stats st;
@@ -291,7 +295,7 @@ START_TEST(test_fetch_all_retry_flaky)
     url_of(s, "/flaky/a/2", url);
     const char *urls[1] = {url};
     fetch_result out[1];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_attempts = 3, .backoff_ms = 50};
     int rc = fetch_all(urls, 1, &o, out);
     ck_assert_msg(rc == 0 && out[0].status == 200,
@@ -319,7 +323,7 @@ START_TEST(test_fetch_all_backoff_waits)
     url_of(s, "/flaky/b/2", url);
     const char *urls[1] = {url};
     fetch_result out[1];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_attempts = 5, .backoff_ms = 150};
     ck_assert_int_eq(fetch_all(urls, 1, &o, out), 0);
     uint64_t t[PK_HTTPD_FLAKY_LOG];
@@ -349,7 +353,7 @@ START_TEST(test_fetch_all_retry_gives_up)
     url_of(s, "/flaky/c/10", url);
     const char *urls[1] = {url};
     fetch_result out[1];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_attempts = 3, .backoff_ms = 10};
     int rc = fetch_all(urls, 1, &o, out);
     ck_assert_msg(rc == 1 && out[0].status == 503 && out[0].attempts == 3,
@@ -376,7 +380,7 @@ START_TEST(test_fetch_all_retry_which_statuses)
     for (int i = 0; i < N; i++)
         make_urls(s, &buf[i], &urls[i], 1, "/status/%d", codes[i]);
     fetch_result out[N];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_attempts = 3, .backoff_ms = 10};
     int rc = fetch_all(urls, N, &o, out);
     ck_assert_msg(rc == N, "all %d URLs fail in the end; fetch_all returned %d", N, rc);
@@ -403,7 +407,7 @@ START_TEST(test_fetch_all_retry_does_not_block)
     urls[0] = buf[0];
     make_urls(s, &buf[1], &urls[1], N - 1, "/delay/%d", 100);
     fetch_result out[N];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_concurrency = 2, .max_attempts = 2, .backoff_ms = 1500};
     ck_assert_int_eq(fetch_all(urls, N, &o, out), 0);
     ck_assert_uint_eq(out[0].attempts, 2);
@@ -428,7 +432,7 @@ START_TEST(test_fetch_all_drop_fails_alone)
     url_of(s, "/bytes/20", buf[2]);
     const char *urls[3] = {buf[0], buf[1], buf[2]};
     fetch_result out[3];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     int rc = fetch_all(urls, 3, NULL, out);
     ck_assert_msg(rc == 1, "one URL of 3 had its connection closed without an "
                   "answer: fetch_all should return 1, got %d", rc);
@@ -452,7 +456,7 @@ START_TEST(test_fetch_all_refused_fails_alone)
     url_of(s, "/bytes/5", buf[1]);
     const char *urls[2] = {buf[0], buf[1]};
     fetch_result out[2];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_attempts = 2, .backoff_ms = 10};
     int rc = fetch_all(urls, 2, &o, out);
     ck_assert_msg(rc == 1, "one URL of 2 points at a closed port: expected 1, "
@@ -478,7 +482,7 @@ START_TEST(test_fetch_all_timeout_fails_alone)
     url_of(s, "/bytes/7", buf[1]);
     const char *urls[2] = {buf[0], buf[1]};
     fetch_result out[2];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_attempts = 2, .backoff_ms = 10, .timeout_ms = 300};
     uint64_t t0 = pk_now_ns();
     int rc = fetch_all(urls, 2, &o, out);
@@ -505,7 +509,7 @@ START_TEST(test_fetch_all_bad_urls_fail_alone)
     url_of(s, "/bytes/3", good);
     const char *urls[4] = {NULL, "http://", good, "ftp://127.0.0.1:1/x"};
     fetch_result out[4];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_attempts = 3, .backoff_ms = 10};
     int rc = fetch_all(urls, 4, &o, out);
     ck_assert_msg(rc == 3, "3 of 4 URLs are bad: expected 3, got %d", rc);
@@ -535,7 +539,7 @@ START_TEST(test_fetch_all_writes_every_field)
     url_of(s, "/bytes/4", buf[2]);
     const char *urls[4] = {buf[0], buf[1], NULL, buf[2]};
     fetch_result out[4];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     memset(out, 0xAB, sizeof out);
     fetch_all(urls, 4, NULL, out);
     for (int i = 0; i < 4; i++) {
@@ -566,7 +570,7 @@ START_TEST(test_fetch_all_zero_urls)
                   "failed: expected 0, got %d (errno %s)", rc, strerror(errno));
     const char *urls[1] = {"http://127.0.0.1:1/"};
     fetch_result out[1];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     ck_assert_int_eq(fetch_all(urls, 0, NULL, out), 0);
 }
 END_TEST
@@ -575,7 +579,7 @@ START_TEST(test_fetch_all_bad_args)
 {
     const char *urls[1] = {"http://127.0.0.1:1/"};
     fetch_result out[1];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts neg_backoff = {.backoff_ms = -1}, neg_timeout = {.timeout_ms = -1};
     errno = 0;
     ck_assert_msg(fetch_all(NULL, 1, NULL, out) == -1 && errno == EINVAL,
@@ -603,7 +607,7 @@ START_TEST(test_fetch_all_absurd_opts)
     url_of(s, "/status/404", buf[1]);
     const char *urls[2] = {buf[0], buf[1]};
     fetch_result out[2];
-    memset(out, 0, sizeof out); /* readable messages if nothing is written */
+    memset(out, 0, sizeof out);
     fetch_opts o = {.max_concurrency = SIZE_MAX, .max_attempts = UINT_MAX,
                     .backoff_ms = LONG_MAX, .timeout_ms = LONG_MAX};
     int rc = fetch_all(urls, 2, &o, out);
