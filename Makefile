@@ -244,9 +244,12 @@ endef
 $(foreach c,$(CHAPTERS),$(if $(wildcard chapters/$(c)/bench.c),$(eval $(call bench_prog,$(c)))))
 
 # libpk's own benchmark runs first when no chapter is chosen.
+# With GLib's headers installed (optional), it also times GThreadPool.
+GLIB_FLAGS = $(shell pkg-config --exists glib-2.0 2>/dev/null && echo -DPK_HAVE_GLIB $$(pkg-config --cflags glib-2.0))
+GLIB_LIBS  = $(shell pkg-config --exists glib-2.0 2>/dev/null && pkg-config --libs glib-2.0)
 $(BUILD)/bench/libpk/bench: common/bench/bench_libpk.c $(LIBPK) | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(PK_INC) -o $@ $< $(LIBPK) $(PK_LDFLAGS) -lm
+	$(CC) $(PK_CFLAGS) $(GLIB_FLAGS) $(PK_INC) -o $@ $< $(LIBPK) $(PK_LDFLAGS) $(GLIB_LIBS) -lm
 
 bench-libpk: $(BUILD)/bench/libpk/bench
 	PK_BENCH_CSV=$(BUILD)/bench/libpk.csv $(BUILD)/bench/libpk/bench

@@ -15,6 +15,10 @@
 #include "pk/timing.h"
 #include "pk/tpool.h"
 
+#ifdef PK_HAVE_GLIB
+#include <glib.h>
+#endif
+
 #define RUNS 7                 /* timed runs per variant */
 #define TASKS 1000000          /* empty tasks per submit run */
 #define ROUND_TRIPS 20000      /* single-task round trips per run */
@@ -42,6 +46,36 @@ static void submit_many(void *ctx)
     for (size_t i = 0; i < TASKS; i++)
         pk_future_free(futs[i]);
 }
+
+#ifdef PK_HAVE_GLIB
+/* GLib's thread pool for comparison: push TASKS empty tasks, then wait for
+ * all of them (g_thread_pool_free with wait = TRUE). */
+static void glib_nothing(gpointer data, gpointer user)
+{
+    (void)data, (void)user;
+}
+
+static void glib_push_many(void *ctx)
+{
+    (void)ctx;
+    GThreadPool *gp = g_thread_pool_new(glib_nothing, NULL, 2, TRUE, NULL);
+    for (size_t i = 0; i < TASKS; i++)
+        g_thread_pool_push(gp, GINT_TO_POINTER(1), NULL);
+    g_thread_pool_free(gp, FALSE, TRUE);
+}
+
+/* Ours the same way: a fresh pool, fire and forget, then wait for all. */
+static void pk_push_many(void *ctx)
+{
+    (void)ctx;
+    pk_tpool *p = pk_tpool_create(2);
+    for (size_t i = 0; i < TASKS; i++)
+        futs[i] = pk_tpool_submit(p, nothing, NULL);
+    pk_tpool_destroy(p);
+    for (size_t i = 0; i < TASKS; i++)
+        pk_future_free(futs[i]);
+}
+#endif
 
 static void round_trips(void *ctx)
 {
@@ -129,6 +163,21 @@ int main(void)
                   "submit all, then get and free all", TASKS, &st);
     pk_report_note(r, "%.2f M tasks/s (target >= 6; GThreadPool ~6.4, Python "
                    "ThreadPoolExecutor ~0.08)", TASKS / st.median * 1e-6);
+
+#ifdef PK_HAVE_GLIB
+    {
+        void (*const fns[])(void *) = {glib_push_many, pk_push_many};
+        pk_stats gs[2];
+        pk_bench_many(fns, NULL, 2, 1, RUNS, gs);
+        const char *b = "10^6 empty tasks, new pool of 2 threads, wait for all";
+        pk_report_add(r, b, "GLib GThreadPool", TASKS, &gs[0]);
+        pk_report_add(r, b, "pk_tpool (futures freed after)", TASKS, &gs[1]);
+        pk_report_note(r, "GThreadPool %.2f M tasks/s, pk_tpool %.2f M tasks/s",
+                       TASKS / gs[0].median * 1e-6, TASKS / gs[1].median * 1e-6);
+    }
+#else
+    pk_report_note(r, "(install libglib2.0-dev to see GLib's GThreadPool beside it)");
+#endif
 
     pk_bench(round_trips, NULL, 1, RUNS, &st);
     pk_report_add(r, "pk_tpool: submit one task, wait for it, repeat",
