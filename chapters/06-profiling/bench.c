@@ -28,14 +28,14 @@ HOT_DECLARE(instr_);
 #define CALLS_N 2000000u       /* hot_leaf calls per timed run */
 #define COMPUTE_UNITS 40u      /* about 50 ms of kernels per timed run */
 #define ROUNDS 31              /* timed runs per variant (median of these) */
-#define PROFILE_UNITS 1500u    /* about 2 s for the ours-against-perf run */
+#define PROFILE_UNITS 3000u    /* about 4 s for the ours-against-perf run */
 #define PERF_HZ 1000           /* both profilers sample at this rate */
 #define ALLOC_N 200000u        /* allocation/free pairs per timed run */
 #define NKERNELS 3
 
 static const char *const kernels[NKERNELS] = {"hot_mix", "hot_scan", "hot_tail"};
 
-/* ---- workloads as pk_bench callbacks ------------------------------------- */
+/* ---- workloads ------------------------------------------------------------- */
 
 NI static void run_plain_calls(void *ctx) { (void)ctx; pk_consume_u64(plain_hot_calls(CALLS_N)); }
 NI static void run_instr_calls(void *ctx) { (void)ctx; pk_consume_u64(instr_hot_calls(CALLS_N)); }
@@ -74,81 +74,136 @@ NI static double cpu_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* ---- measuring ---------------------------------------------------------------- */
+
+/* The variants of a benchmark are timed in interleaved rounds (each round
+ * runs every variant once), and each run is timed in CPU time of the
+ * process (user + system, all threads). Other engineers' jobs share this
+ * machine's two cores: a preempted run takes longer on the wall clock, but
+ * not in CPU time, and interleaving spreads what load remains (cache
+ * pollution, frequency changes) over all variants alike. The median of
+ * ROUNDS runs goes into the report. */
+typedef struct variant {
+    const char *name;
+    void (*setup)(void);     /* before each run, not timed; may be NULL */
+    void (*run)(void *ctx);  /* the timed work */
+    void (*teardown)(void);  /* after each run, not timed; may be NULL */
+    double t[ROUNDS];
+    pk_stats st;
+} variant;
+
+NI static void measure(variant *v, int nv)
+{
+    for (int i = 0; i < nv; i++) /* warm-up: page faults, caches */
+        v[i].run(NULL);
+    for (int round = 0; round < ROUNDS; round++)
+        for (int i = 0; i < nv; i++) {
+            if (v[i].setup)
+                v[i].setup();
+            double c0 = cpu_seconds();
+            v[i].run(NULL);
+            v[i].t[round] = cpu_seconds() - c0;
+            if (v[i].teardown)
+                v[i].teardown();
+        }
+    for (int i = 0; i < nv; i++)
+        if (pk_stats_from(v[i].t, ROUNDS, &v[i].st) != 0)
+            die("pk_stats_from");
+}
+
 /* ---- 1. the instrumenting profiler ---------------------------------------- */
+
+NI static void prof_on(void) { if (prof_start() != 0) die("prof_start"); }
+NI static void prof_off(void) { prof_stop(); }
 
 NI static void bench_instrumenting(pk_report *r)
 {
-    const char *name = "instrumenting: hot_calls (2e6 calls of hot_leaf)";
-    pk_stats plain, stopped, running;
+    const char *name = "instrumenting: hot_calls, 2e6 calls (CPU time)";
+    variant v[] = {
+        {"plain build (no hooks)", NULL, run_plain_calls, NULL, {0}, {0}},
+        {"-finstrument-functions, profiler off", NULL, run_instr_calls, NULL, {0}, {0}},
+        {"-finstrument-functions, profiler on", prof_on, run_instr_calls, prof_off, {0}, {0}},
+    };
 
-    if (pk_bench(run_plain_calls, NULL, 3, ROUNDS, &plain) != 0 ||
-        pk_bench(run_instr_calls, NULL, 3, ROUNDS, &stopped) != 0)
-        die("pk_bench");
-    if (prof_reset() != 0 || prof_start() != 0)
-        die("prof_start");
-    if (pk_bench(run_instr_calls, NULL, 3, ROUNDS, &running) != 0)
-        die("pk_bench");
-    prof_stop();
-    pk_report_add(r, name, "plain build (no hooks)", CALLS_N, &plain);
-    pk_report_add(r, name, "-finstrument-functions, profiler off", CALLS_N, &stopped);
-    pk_report_add(r, name, "-finstrument-functions, profiler on", CALLS_N, &running);
+    if (prof_reset() != 0)
+        die("prof_reset");
+    measure(v, 3);
+    for (int i = 0; i < 3; i++)
+        pk_report_add(r, name, v[i].name, CALLS_N, &v[i].st);
 
     double pairs = CALLS_N + 1.0; /* hot_leaf N times, hot_calls once */
     pk_report_note(r, "hooks alone (profiler off): %.1f ns per call/return pair",
-                   (stopped.median - plain.median) / pairs * 1e9);
+                   (v[1].st.median - v[0].st.median) / pairs * 1e9);
     pk_report_note(r, "profiler on: %.1f ns per call/return pair (target: at "
                    "most 100 ns; uftrace ~55 ns)",
-                   (running.median - plain.median) / pairs * 1e9);
+                   (v[2].st.median - v[0].st.median) / pairs * 1e9);
 
     prof_row rows[2];
     size_t n = 0;
     if (prof_report(PROF_SORT_NCALLS, rows, 2, &n) == 0 && n > 0)
         pk_report_note(r, "the profiler counted %llu calls of its top function "
                        "(expected %u x %d runs = %llu)",
-                       (unsigned long long)rows[0].ncalls, CALLS_N, ROUNDS + 3,
-                       (unsigned long long)CALLS_N * (ROUNDS + 3));
+                       (unsigned long long)rows[0].ncalls, CALLS_N, ROUNDS,
+                       (unsigned long long)CALLS_N * ROUNDS);
     prof_reset();
 }
 
 /* ---- 2. the sampling profiler ------------------------------------------------ */
 
+static size_t sampled;        /* samples taken in the runs of one variant */
+static double sampled_cpu;    /* and the CPU seconds they covered */
+static double sample_t0;
+
+NI static void samp_on(unsigned hz)
+{
+    if (samp_start(hz) != 0)
+        die("samp_start");
+    sample_t0 = cpu_seconds();
+}
+
+NI static void samp_off(void)
+{
+    sampled_cpu += cpu_seconds() - sample_t0;
+    samp_stop();
+    sampled += samp_count();
+}
+
+NI static void samp_on_100(void) { samp_on(100); }
+NI static void samp_on_1000(void) { samp_on(1000); }
+
 NI static void bench_sampling(pk_report *r)
 {
-    const char *name = "sampling: hot_compute (40 units)";
+    const char *name = "sampling: hot_compute, 40 units (CPU time)";
+    variant v[] = {
+        {"no sampler", NULL, run_compute, NULL, {0}, {0}},
+        {"sampler at 100 Hz", samp_on_100, run_compute, samp_off, {0}, {0}},
+        {"sampler at 1000 Hz", samp_on_1000, run_compute, samp_off, {0}, {0}},
+    };
     static const unsigned hz[] = {0, 100, 1000};
-    enum { NV = 3 };
-    double t[NV][ROUNDS], cpu[NV] = {0};
-    size_t samples[NV] = {0};
+    size_t samples[3] = {0};
+    double cpu[3] = {0};
 
-    /* Interleaved rounds: each round times every variant once, so a burst
-     * of load from the other engineers' jobs hits all three alike. */
-    run_compute(NULL);
-    for (int round = 0; round < ROUNDS; round++)
-        for (int v = 0; v < NV; v++) {
-            if (hz[v] != 0 && samp_start(hz[v]) != 0)
-                die("samp_start");
-            double c0 = cpu_seconds();
-            uint64_t t0 = pk_now_ns();
+    /* One variant at a time for the sample counts, then all interleaved
+     * for the timings. */
+    for (int i = 1; i < 3; i++) {
+        sampled = 0;
+        sampled_cpu = 0;
+        for (int k = 0; k < 5; k++) {
+            v[i].setup();
             run_compute(NULL);
-            t[v][round] = 1e-9 * (double)(pk_now_ns() - t0);
-            cpu[v] += cpu_seconds() - c0;
-            if (hz[v] != 0) {
-                samp_stop();
-                samples[v] += samp_count();
-            }
+            v[i].teardown();
         }
-    pk_stats st[NV];
-    for (int v = 0; v < NV; v++)
-        if (pk_stats_from(t[v], ROUNDS, &st[v]) != 0)
-            die("pk_stats_from");
-    pk_report_add(r, name, "no sampler", COMPUTE_UNITS, &st[0]);
-    pk_report_add(r, name, "sampler at 100 Hz", COMPUTE_UNITS, &st[1]);
-    pk_report_add(r, name, "sampler at 1000 Hz", COMPUTE_UNITS, &st[2]);
-    for (int v = 1; v < NV; v++)
+        samples[i] = sampled;
+        cpu[i] = sampled_cpu;
+    }
+    measure(v, 3);
+    for (int i = 0; i < 3; i++)
+        pk_report_add(r, name, v[i].name, COMPUTE_UNITS, &v[i].st);
+    for (int i = 1; i < 3; i++)
         pk_report_note(r, "%u Hz: overhead %+.2f %% (target: at most %d %%); "
                        "%.0f samples per CPU second delivered",
-                       hz[v], (st[v].median / st[0].median - 1) * 100,
-                       hz[v] == 100 ? 2 : 5, (double)samples[v] / cpu[v]);
+                       hz[i], (v[i].st.median / v[0].st.median - 1) * 100,
+                       hz[i] == 100 ? 2 : 5, (double)samples[i] / cpu[i]);
 }
 
 /* ---- 3. ours against perf ----------------------------------------------------- */
@@ -295,23 +350,23 @@ NI static void bench_against_perf(pk_report *r)
 
 /* ---- 4. the allocation tracker ------------------------------------------------- */
 
+NI static void at_on(void) { if (at_start() != 0) die("at_start"); }
+NI static void at_off(void) { at_stop(); }
+
 NI static void bench_alloc(pk_report *r)
 {
-    const char *name = "allocation tracker: malloc/free pairs";
-    pk_stats plain, tracked;
+    const char *name = "allocation tracker: 2e5 malloc/free pairs (CPU time)";
+    variant v[] = {
+        {"malloc + free", NULL, run_malloc, NULL, {0}, {0}},
+        {"at_malloc + at_free, tracking", at_on, run_at_malloc, at_off, {0}, {0}},
+    };
 
-    if (pk_bench(run_malloc, NULL, 2, ROUNDS, &plain) != 0)
-        die("pk_bench");
-    if (at_start() != 0)
-        die("at_start");
-    if (pk_bench(run_at_malloc, NULL, 2, ROUNDS, &tracked) != 0)
-        die("pk_bench");
-    at_stop();
-    pk_report_add(r, name, "malloc + free", ALLOC_N, &plain);
-    pk_report_add(r, name, "at_malloc + at_free, tracking", ALLOC_N, &tracked);
+    measure(v, 2);
+    for (int i = 0; i < 2; i++)
+        pk_report_add(r, name, v[i].name, ALLOC_N, &v[i].st);
     pk_report_note(r, "tracking costs %.1f ns per pair (a header, a mutex, "
                    "a site lookup)",
-                   (tracked.median - plain.median) / ALLOC_N * 1e9);
+                   (v[1].st.median - v[0].st.median) / ALLOC_N * 1e9);
 }
 
 NI int main(int argc, char **argv)
