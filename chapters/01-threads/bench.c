@@ -106,8 +106,13 @@ typedef struct unpadded {
     _Atomic uint64_t slot[COUNT_THREADS]; /* 8 bytes apart: one cache line */
 } unpadded;
 
+typedef struct padded_slot {
+    _Alignas(THR_CACHE_LINE) _Atomic uint64_t value; /* a line to itself */
+} padded_slot;
+
 static volatile uint64_t racy_value;
 static unpadded packed;
+static padded_slot padded[COUNT_THREADS];
 
 __attribute__((noinline)) static void racy_inc(void)
 {
@@ -121,12 +126,20 @@ __attribute__((noinline)) static void packed_inc(unsigned tid)
                           memory_order_relaxed);
 }
 
+/* The same code on padded slots: the only difference is the layout. */
+__attribute__((noinline)) static void padded_inc(unsigned tid)
+{
+    _Atomic uint64_t *v = &padded[tid].value;
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 __attribute__((noinline)) static uint64_t local_inc(uint64_t v)
 {
     return v + 1;
 }
 
-typedef enum { LOCAL_RACY, LOCAL_PACKED, LOCAL_REGISTER } local_kind;
+typedef enum { LOCAL_RACY, LOCAL_PACKED, LOCAL_PADDED, LOCAL_REGISTER } local_kind;
 
 typedef struct local_arg {
     local_kind kind;
@@ -142,6 +155,7 @@ static void *local_thread(void *p)
         switch (a->kind) {
         case LOCAL_RACY: racy_inc(); break;
         case LOCAL_PACKED: packed_inc(a->tid); break;
+        case LOCAL_PADDED: padded_inc(a->tid); break;
         case LOCAL_REGISTER: v = local_inc(v); break;
         }
     }
@@ -157,6 +171,7 @@ static void count_local(local_kind kind)
     local_arg a[COUNT_THREADS];
     racy_value = 0;
     memset(&packed, 0, sizeof packed);
+    memset(padded, 0, sizeof padded);
     for (unsigned i = 0; i < COUNT_THREADS; i++) {
         a[i] = (local_arg){kind, i, 0};
         pthread_create(&t[i], NULL, local_thread, &a[i]);
@@ -189,6 +204,7 @@ static void c_mutex(void *ctx) { (void)ctx; count_with(THR_COUNTER_MUTEX); }
 static void c_atomic(void *ctx) { (void)ctx; count_with(THR_COUNTER_ATOMIC); }
 static void c_padded(void *ctx) { (void)ctx; count_with(THR_COUNTER_PADDED); }
 static void c_packed(void *ctx) { (void)ctx; count_local(LOCAL_PACKED); }
+static void c_padded_local(void *ctx) { (void)ctx; count_local(LOCAL_PADDED); }
 static void c_local(void *ctx) { (void)ctx; count_local(LOCAL_REGISTER); }
 static void c_racy(void *ctx) { (void)ctx; count_local(LOCAL_RACY); }
 
@@ -291,7 +307,7 @@ int main(void)
                                "interpreter, GIL (5 ms switch)",
                                "interpreter, GIL (0.05 ms switch)"};
     enum { NCPU = sizeof cpu_fns / sizeof cpu_fns[0] };
-    pk_stats st[NCPU > 6 ? NCPU : 6];
+    pk_stats st[8];
     if (pk_bench_many(cpu_fns, NULL, NCPU, CPU_WARMUP, CPU_RUNS, st) != 0) {
         perror("pk_bench_many");
         return 1;
@@ -311,11 +327,13 @@ int main(void)
 
     /* Counters. */
     const char *b2 = "shared counter, 2 threads x 2e6 increments";
-    void (*const cnt_fns[])(void *) = {c_mutex, c_atomic, c_padded, c_packed,
-                                       c_local, c_racy};
-    const char *cnt_names[] = {"mutex", "atomic fetch_add",
-                               "padded per-thread slots",
-                               "packed slots (false sharing)",
+    void (*const cnt_fns[])(void *) = {c_mutex, c_atomic, c_padded,
+                                       c_padded_local, c_packed, c_local,
+                                       c_racy};
+    const char *cnt_names[] = {"mutex (thr_count)", "atomic (thr_count)",
+                               "padded slots (thr_count)",
+                               "padded slots, bare loop",
+                               "packed slots, bare loop (false sharing)",
                                "local variable, stored once",
                                "racy ++ (wrong)"};
     enum { NCNT = sizeof cnt_fns / sizeof cnt_fns[0] };
@@ -326,11 +344,12 @@ int main(void)
     for (int i = 0; i < NCNT; i++)
         pk_report_add(r, b2, cnt_names[i], COUNT_THREADS * COUNT_K, &st[i]);
     pk_report_note(r, "per increment: mutex %.1f ns, atomic %.1f ns, padded "
-                   "%.1f ns, packed %.1f ns",
+                   "%.1f ns (bare %.1f ns), packed %.1f ns",
                    st[0].median * 1e9 / (COUNT_THREADS * COUNT_K),
                    st[1].median * 1e9 / (COUNT_THREADS * COUNT_K),
                    st[2].median * 1e9 / (COUNT_THREADS * COUNT_K),
-                   st[3].median * 1e9 / (COUNT_THREADS * COUNT_K));
+                   st[3].median * 1e9 / (COUNT_THREADS * COUNT_K),
+                   st[4].median * 1e9 / (COUNT_THREADS * COUNT_K));
     pk_report_note(r, "racy ++ lost %llu to %llu of %llu updates "
                    "(%.0f%% to %.0f%%) over %llu runs",
                    (unsigned long long)racy_lost_min,
