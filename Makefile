@@ -70,7 +70,7 @@ BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
 .PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind \
-        dist dist-check grade-all gradescope gradescope-check clean FORCE
+        dist dist-check grade-all grade-all-check gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
 help:
@@ -219,6 +219,9 @@ SUBMISSIONS ?=
 JOBS_GRADE  ?= 2
 grade-all: $(GRADER) | deps
 	@scripts/grade-all.sh "$(SUBMISSIONS)" "$(abspath $(BUILD))/batch" "$(JOBS_GRADE)" "$(CH)"
+
+grade-all-check: $(GRADER) | deps
+	@scripts/grade-all-check.sh $(BUILD)/grade-all-check
 
 # Gradescope: build/dist/autograder.zip (see scripts/gradescope/).
 gradescope: | deps

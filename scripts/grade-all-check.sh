@@ -1,0 +1,32 @@
+#!/bin/sh
+# grade-all-check.sh - batch grading end to end, on three made-up students:
+#   complete  a copy of the reference solutions: 100 in every chapter
+#   broken    the same, with a syntax error in one chapter: 0 there, with the
+#             compiler's error as the message, 100 elsewhere
+#   empty     submitted nothing: every chapter graded as its skeleton, 0
+set -eu
+unset MAKEFLAGS MAKELEVEL MFLAGS CH SUBMISSION
+build=${1:-build}
+subs=$(mktemp -d)
+trap 'rm -rf "$subs"' EXIT
+cp -r solutions "$subs/complete"
+cp -r solutions "$subs/broken"
+mkdir "$subs/empty"
+victim=$(ls "$subs/broken" | head -n 1)
+file=$(ls "$subs/broken/$victim"/*.c | head -n 1)
+printf '\nthis is not C\n' >>"$file"
+make --no-print-directory grade-all SUBMISSIONS="$subs" BUILD="$build"
+csv=$build/batch/summary.csv
+nch=$(ls -d chapters/[0-9][0-9]-* | wc -l)
+fail=0
+check() { if ! eval "$2"; then echo "grade-all-check: FAIL: $1"; fail=1; fi; }
+row() { grep "^\"$1\"," "$csv"; }
+check "complete scores 100 everywhere" \
+    "[ \"\$(row complete | tr ',' '\n' | sed 1d | grep -c '^100.00$')\" -eq $nch ]"
+check "empty scores 0 in total" "row empty | grep -q ',0.00\$'"
+check "broken loses exactly $victim" \
+    "[ \"\$(row broken | tr ',' '\n' | sed 1d | grep -c '^100.00$')\" -eq $((nch - 1)) ]"
+check "broken's message is the compiler's error" \
+    "grep -q 'did not compile' '$build/batch/broken/grade/results.json'"
+[ "$fail" -eq 0 ] && echo "grade-all-check: ok ($(wc -l <"$csv") lines in $csv)"
+exit "$fail"
