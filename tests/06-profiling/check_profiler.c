@@ -26,7 +26,9 @@
 
 #define FN(f) ((const void *)(uintptr_t)(f)) /* function address as data */
 
-static volatile uint64_t sink; /* results go here so nothing is optimised out */
+/* Results go here so that nothing is optimised out; one per thread, as
+ * several threads run the same workload at once. */
+static _Thread_local volatile uint64_t sink;
 
 /* Under valgrind everything runs about 50 times slower; the sizes that
  * depend on speed scale down (see each use). */
