@@ -21,7 +21,7 @@
 #define SUMSQ_INSNS 15       /* instructions per iteration, loop: .. jmp */
 #define PRIMES_N 300000LL    /* about 10^8 dispatched instructions */
 #define SLOW_RUNS 5          /* interpreters: seconds per run */
-#define FAST_RUNS 7
+#define FAST_RUNS 11
 #define COMPILE_RUNS 2000    /* jit_compile is microseconds */
 
 static const char sum_squares_src[] =

@@ -4,9 +4,10 @@
  *        x86-64 machine code.
  *
  * jit_compile() walks the decoded instructions once and emits, for each,
- * a few x86-64 instructions (a "template"), keeping the top of the operand
- * stack in registers and the first slots in callee-saved registers. The
- * code goes into memory obtained with mmap(PROT_READ | PROT_WRITE) and is
+ * a few x86-64 instructions (a "template"); the reference solution also
+ * keeps stack values and the first six slots in registers (the lesson
+ * explains how). The code goes into memory obtained with
+ * mmap(PROT_READ | PROT_WRITE) and is
  * then switched to PROT_READ | PROT_EXEC with mprotect(): at no moment is a
  * page both writable and executable (W^X).
  *

@@ -217,26 +217,16 @@ static void push(struct compiler *c, enum kind k, int64_t val)
     c->vs[c->sp++] = (struct entry){k, val};
 }
 
+/* Each instruction emits at most one jump of each kind, so the three fixup
+ * lists are allocated with p->n entries up front (see jit_compile). */
 static void jump_to(struct compiler *c, size_t at, size_t target)
 {
-    struct fixup *j = realloc(c->jumps, (c->njumps + 1) * sizeof *j);
-    if (j == NULL) {
-        c->b.failed = 1;
-        return;
-    }
-    c->jumps = j;
-    j[c->njumps++] = (struct fixup){at, target};
+    c->jumps[c->njumps++] = (struct fixup){at, target};
 }
 
-static void note(struct compiler *c, size_t **list, size_t *n, size_t at)
+static void note(size_t *list, size_t *n, size_t at)
 {
-    size_t *l = realloc(*list, (*n + 1) * sizeof *l);
-    if (l == NULL) {
-        c->b.failed = 1;
-        return;
-    }
-    *list = l;
-    l[(*n)++] = at;
+    list[(*n)++] = at;
 }
 
 /* ---- templates ------------------------------------------------------------------ */
@@ -339,7 +329,7 @@ static void emit_divmod(struct compiler *c, uint32_t op)
     int checks = !(b.kind == K_CONST && b.val != 0 && b.val != -1);
     if (checks) {
         x86_test_rr(&c->b, X86_RCX);
-        note(c, &c->divzero, &c->ndivzero, x86_jcc(&c->b, X86_CC_E));
+        note(c->divzero, &c->ndivzero, x86_jcc(&c->b, X86_CC_E));
         x86_alu_loc_imm32(&c->b, X86_CMP, x86_r(X86_RCX), -1);
         normal = x86_jcc(&c->b, X86_CC_NE);
         if (op == VM_OP_DIV)
@@ -470,7 +460,7 @@ static void emit_ret(struct compiler *c)
     x86_mov_r_loc(&c->b, X86_RCX, x86_m(X86_RSP, RESULT_OFF));
     x86_mov_loc_r(&c->b, x86_m(X86_RCX, 0), X86_RAX);
     x86_mov_r_imm(&c->b, X86_RAX, VM_OK);
-    note(c, &c->epilogue, &c->nepilogue, x86_jmp(&c->b));
+    note(c->epilogue, &c->nepilogue, x86_jmp(&c->b));
 }
 
 /* The division-by-zero exit, then the epilogue every exit shares. */
@@ -617,7 +607,11 @@ jit_fn *jit_compile(const vm_program *p, char *err, size_t errlen)
     jit_fn *f = NULL;
     c.label = malloc(p->n * sizeof *c.label);
     c.is_target = calloc(p->n, 1);
-    if (c.label == NULL || c.is_target == NULL || translate(&c, p) < 0) {
+    c.jumps = malloc(p->n * sizeof *c.jumps);
+    c.divzero = malloc(p->n * sizeof *c.divzero);
+    c.epilogue = malloc(p->n * sizeof *c.epilogue);
+    if (c.label == NULL || c.is_target == NULL || c.jumps == NULL ||
+        c.divzero == NULL || c.epilogue == NULL || translate(&c, p) < 0) {
         set_err(err, errlen, "jit_compile: out of memory");
         errno = ENOMEM;
         goto out;
