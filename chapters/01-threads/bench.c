@@ -296,7 +296,10 @@ int main(void)
     if (r == NULL)
         return 1;
 
-    double ceiling = pk_parallel_ceiling(2, 0.2);
+    /* The ceiling is measured before and after the CPU benchmark: on a
+     * shared machine it moves, and efficiency is read against the higher of
+     * the two (the less flattering figure). */
+    double ceiling_before = pk_parallel_ceiling(2, 0.2);
 
     /* CPU-bound tasks. */
     const char *b1 = "4 CPU tasks, pk_cpu_task(2e8) each";
@@ -312,6 +315,9 @@ int main(void)
         perror("pk_bench_many");
         return 1;
     }
+    double ceiling_after = pk_parallel_ceiling(2, 0.2);
+    double ceiling = ceiling_before > ceiling_after ? ceiling_before
+                                                    : ceiling_after;
     for (int i = 0; i < NCPU; i++) {
         pk_report_add(r, b1, cpu_names[i], NTASKS, &st[i]);
         if (i > 0)
@@ -319,8 +325,9 @@ int main(void)
                            cpu_names[i], pk_report_last_speedup(r),
                            100 * pk_report_last_speedup(r) / ceiling);
     }
-    pk_report_note(r, "ceiling (2 independent busy processes): %.2fx on %u "
-                   "CPUs", ceiling, pk_cpu_count());
+    pk_report_note(r, "ceiling (2 independent busy processes): %.2fx before, "
+                   "%.2fx after; %u CPUs", ceiling_before, ceiling_after,
+                   pk_cpu_count());
     pk_report_note(r, "the interpreter runs each task as %llu ticks of "
                    "pk_cpu_task(%llu)", (unsigned long long)TICKS,
                    (unsigned long long)TICK_N);
