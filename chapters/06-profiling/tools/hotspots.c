@@ -64,12 +64,21 @@ HOT_FN uint64_t HOT(hot_tail)(uint64_t x, uint64_t n)
 
 HOT_FN uint64_t HOT(hot_compute)(unsigned units)
 {
-    uint64_t x = 1;
+    uint64_t x = 1, seed = 1, d = 0;
 
     for (unsigned u = 0; u < units; u++) {
-        x = HOT(hot_mix)(x, 6 * TENTH);
-        x = HOT(hot_scan)(x, 3 * TENTH);
-        x = HOT(hot_tail)(x, 1 * TENTH);
+        /* Units of varying length, so that the program does not keep step
+         * with a periodic sampler (see the lesson on aliasing). Each even
+         * unit is longer by d and the next one shorter by d: over an even
+         * number of units the work is exactly units * HOT_UNIT. */
+        if (u % 2 == 0) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            d = (seed >> 33) % (TENTH / 2);
+        }
+        uint64_t n = u % 2 == 0 ? TENTH + d : TENTH - d;
+        x = HOT(hot_mix)(x, 6 * n);
+        x = HOT(hot_scan)(x, 3 * n);
+        x = HOT(hot_tail)(x, 1 * n);
     }
     return x;
 }
