@@ -404,12 +404,14 @@ WORK void spin_caller(size_t want, uint64_t deadline_ns)
 
 /* Collect samples of spin_caller -> spin_hot. The number of samples does
  * not depend on the machine's speed (the spin waits for them); the
- * deadline only catches a sampler that never fires. Valgrind makes CPU time
- * slow but the timer still counts it, so fewer samples keep the test short. */
+ * deadline only catches a sampler that never fires, and on a machine so
+ * loaded that the spin gets little CPU, a quarter of the samples is still
+ * plenty to tell 80 % from 99 %. Valgrind makes CPU time slow but the
+ * timer still counts it, so fewer samples keep the test short. */
 PK_NO_INSTRUMENT static size_t sample_spin(void)
 {
-    size_t want = under_valgrind() ? 60 : 300;
-    uint64_t limit = under_valgrind() ? 60000000000u : 8000000000u;
+    size_t want = under_valgrind() ? 60 : 200;
+    uint64_t limit = under_valgrind() ? 60000000000u : 20000000000u;
 
     quiet();
     ck_assert_msg(samp_start(SAMPLE_HZ) == 0, "samp_start(%d) failed: %s",
@@ -417,7 +419,7 @@ PK_NO_INSTRUMENT static size_t sample_spin(void)
     spin_caller(want, pk_now_ns() + limit);
     ck_assert_msg(samp_stop() == 0, "samp_stop() failed: %s", strerror(errno));
     size_t got = samp_count();
-    ck_assert_msg(got >= want / 2,
+    ck_assert_msg(got >= want / 4,
                   "spinning for up to %llu s at %d Hz collected %zu samples: "
                   "is setitimer(ITIMER_PROF) armed and the SIGPROF handler "
                   "storing samples?", (unsigned long long)(limit / 1000000000u),
@@ -1047,14 +1049,14 @@ Suite *pk_suite(void)
     pk_test_add(s, test_prof_print_pstats, 1,
                 "resolve the functions with sym_resolve() and print "
                 "ncalls tottime percall cumtime percall file:line(function)");
-    pk_test_add_timeout(s, test_samp_hot_function, 3, 30,
+    pk_test_add_timeout(s, test_samp_hot_function, 3, 60,
                         "sigaction(SIGPROF) with SA_SIGINFO, setitimer("
                         "ITIMER_PROF); the handler stores the ucontext's pc "
                         "into a preallocated slot");
-    pk_test_add_timeout(s, test_samp_hot_line, 2, 30,
+    pk_test_add_timeout(s, test_samp_hot_line, 2, 60,
                         "resolve the leaf pc with sym_resolve() and count "
                         "samples per file:line");
-    pk_test_add_timeout(s, test_samp_folded_stacks, 2, 30,
+    pk_test_add_timeout(s, test_samp_folded_stacks, 2, 60,
                         "walk the frame pointers from the ucontext's rbp: "
                         "[fp] is the caller's fp, [fp+8] the return address");
     pk_test_add(s, test_samp_bad_args, 1,
@@ -1084,7 +1086,7 @@ Suite *pk_suite(void)
                 "start at their parent's x");
     pk_test_add(s, test_flame_bad_input, 1,
                 "each line must end in ' <positive count>'; EINVAL otherwise");
-    pk_test_add_timeout(s, test_flame_from_sampler, 1, 30,
+    pk_test_add_timeout(s, test_flame_from_sampler, 1, 60,
                         "samp_write_folded() output feeds flame_svg() as is");
     pk_test_add_ungraded(s, test_symbols_resolve);
     return s;
