@@ -5,11 +5,17 @@
  * for each operand-stack position it remembers where the value is right now
  * (a constant it has not materialised, a slot it has not copied, a scratch
  * register, or the position's home in the machine stack frame). Code is
- * emitted only when a value is consumed, so `load 1; push 1; add; store 1`
- * becomes `mov rsi, rbx; add rsi, 1; mov rbx, rsi`, not eight memory
- * operations. At every jump and jump target the virtual stack is flushed to
- * its homes in memory, so all paths into a label agree on where values are
- * (the verifier guarantees they agree on how many there are).
+ * emitted only when a value is consumed, so `load 1; load 2; mul` becomes
+ * `mov rsi, rbp; imul rsi, r12`, not six memory operations. At every jump
+ * and jump target the virtual stack is flushed to its homes in memory, so
+ * all paths into a label agree on where values are (the verifier
+ * guarantees they agree on how many there are).
+ *
+ * Two peepholes make loops look like a C compiler's: `lt`/`eq` followed by
+ * `jz`/`jnz` becomes cmp + jcc, and `add`/`sub`/`mul` followed by a store
+ * into the register slot it read works on that register in place
+ * (`load 1; push 1; add; store 1` is one `add rbp, 1`). Unreachable
+ * instructions (depth -1) get no code.
  *
  * Register plan (System V AMD64: rbx, rbp, r12-r15 are callee-saved, so the
  * prologue saves them and the epilogue restores them):

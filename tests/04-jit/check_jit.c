@@ -197,6 +197,8 @@ static const struct vcase jump_cases[] = {
      "load 0\njnz skip\npush 0\njmp t\nskip: push 1\npush 2\nlt\nt: jz out\npush 5\nret\nout: push 6\nret", {1}, 1, VM_OK, 5},
     {"countdown loop", "push 0\nstore 1\ntop: load 0\njz done\nload 1\nload 0\nadd\nstore 1\nload 0\npush 1\nsub\nstore 0\njmp top\ndone: load 1\nret", {10}, 1, VM_OK, 55},
     {"label before an instruction on its line", "x: y: push 3 ; comment\nret", {0}, 0, VM_OK, 3},
+    {"unreachable code after ret", "push 4\nret\npush 5\nadd\nret", {0}, 0, VM_OK, 4},
+    {"unreachable code after jmp", "push 1\njmp e\npop\npop\ne: ret", {0}, 0, VM_OK, 1},
 };
 
 /* ---- the classic programs ------------------------------------------------------------ */
