@@ -666,12 +666,42 @@ static void print_table(chapter *chs, size_t nch, double secs)
            bold, score, nch * 100, done, nch, secs, off);
 }
 
+/* `make hint`: the next failing test only, so the student sees one step. */
+static int print_next_hint(chapter *chs, size_t nch)
+{
+    for (size_t c = 0; c < nch; c++) {
+        chapter *ch = &chs[c];
+        if (ch->graded == 0) {
+            printf("%s: %s\n", ch->name, ch->build_error);
+            return 0;
+        }
+        size_t left = ch->graded - ch->passed;
+        for (size_t i = 0; i < ch->ntests; i++) {
+            test *t = &ch->tests[i];
+            if (!t->graded || t->passed)
+                continue;
+            printf("%s: %zu of %zu tests pass. Next step:\n\n", ch->name,
+                   ch->passed, ch->graded);
+            printf("  test:     %s\n  result:   %s\n", t->name, t->msg);
+            if (t->hint[0])
+                printf("  hint:     %s\n", t->hint);
+            printf("  log:      %s/%s/%s.log\n", logs_dir, ch->name, t->name);
+            if (left > 1)
+                printf("\n(%zu more failing after this one: fix this, then run "
+                       "make hint again)\n", left - 1);
+            return 0;
+        }
+        printf("%s: all %zu tests pass.\n", ch->name, ch->graded);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static chapter chs[MAX_CHAPTERS];
     size_t nch = 0;
     const char *json = NULL, *csv = NULL;
-    int skeleton_check = 0;
+    int skeleton_check = 0, hint_only = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
@@ -680,6 +710,8 @@ int main(int argc, char **argv)
             csv = argv[++i];
         } else if (strcmp(argv[i], "--logs") == 0 && i + 1 < argc) {
             logs_dir = argv[++i];
+        } else if (strcmp(argv[i], "--hint") == 0) {
+            hint_only = 1;
         } else if (strcmp(argv[i], "--skeleton-check") == 0) {
             skeleton_check = 1;
         } else if (strchr(argv[i], '=') != NULL && nch < MAX_CHAPTERS) {
@@ -712,7 +744,7 @@ int main(int argc, char **argv)
     double t0 = now_s();
     int bad = 0;
     for (size_t c = 0; c < nch; c++) {
-        if (!skeleton_check) {
+        if (!skeleton_check && !hint_only) {
             printf("grading %s ...\n", chs[c].name);
             fflush(stdout);
         }
@@ -741,6 +773,8 @@ int main(int argc, char **argv)
     double secs = now_s() - t0;
     if (skeleton_check)
         return bad;
+    if (hint_only)
+        return print_next_hint(chs, nch);
     print_table(chs, nch, secs);
     if (json != NULL) {
         if (write_json(json, chs, nch, secs) != 0)
