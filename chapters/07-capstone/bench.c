@@ -2,8 +2,9 @@
  * sequentially, on pk_tpool_map, on pk_ppool_map and with OpenMP; the
  * literal formula the compiler folds; the job's serial part (Amdahl); and
  * the Python version, run by chapters/07-capstone/python/capstone.py when
- * python3 is on the PATH (set PK_BENCH_NO_PYTHON=1 to skip it, e.g. when
- * profiling the C part with perf).
+ * python3 is on the PATH (PK_PYTHON=/path/to/python picks another
+ * interpreter; PK_BENCH_NO_PYTHON=1 skips Python, e.g. when profiling the C
+ * part with perf).
  *
  * Every parallel result is checked item by item against the sequential one
  * before its time is reported: a fast wrong answer is not a result. */
@@ -195,8 +196,12 @@ static size_t run_python(pk_report *r, py_result *res, size_t max,
                        "repository root); skipped", script);
         return 0;
     }
-    snprintf(cmd, sizeof cmd, "python3 '%s' --n %d --n-slow %d --runs %d "
-             "--workers %u", script, PY_N, PY_N_SLOW, PY_RUNS, workers);
+    const char *python = getenv("PK_PYTHON");
+    if (python == NULL || *python == '\0' || strchr(python, '\'') != NULL)
+        python = "python3";
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --n %d --n-slow %d --runs %d "
+             "--workers %u", python, script, PY_N, PY_N_SLOW, PY_RUNS,
+             workers);
     fflush(stdout);
     FILE *p = popen(cmd, "r");
     if (p == NULL) {
@@ -213,7 +218,8 @@ static size_t run_python(pk_report *r, py_result *res, size_t max,
                        &x->checksum) == 7)
                 got++;
         } else if (strncmp(line, "PYTHON ", 7) == 0) {
-            pk_report_note(r, "python %s (python/capstone.py)", line + 7);
+            pk_report_note(r, "python %s, running python/capstone.py",
+                           line + 7);
         } else if (strncmp(line, "BUG ", 4) == 0) {
             pk_report_note(r, "the seed's local function on a process pool: "
                            "%s", line + 4);
@@ -380,6 +386,14 @@ int main(void)
     double t_tstart = median_of(tpool_start_stop, &workers);
     job tiny = {PPOOL, in, cpus, out, capstone_item_literal, NULL, workers, 0};
     double t_fork = median_of(run_job, &tiny);
+    /* The pools' whole overhead at this size: the same 10^6 items with the
+     * folded item function, which does almost no work. */
+    job empty = {SEQ, in, N, out, capstone_item_literal, pool, workers, 0};
+    double t_empty_seq = median_of(run_job, &empty);
+    empty.mode = TPOOL;
+    double t_empty_tpool = median_of(run_job, &empty);
+    empty.mode = PPOOL;
+    double t_empty_ppool = median_of(run_job, &empty);
     double serial = t_fill + t_verify;
     double total = serial + t_seq;
     double f = serial / total;
@@ -392,6 +406,13 @@ int main(void)
     pk_report_note(r, "  fixed costs per map: thread pool start+stop %.0f us,"
                    " fork+reap of %u workers %.0f us", t_tstart * 1e6, cpus,
                    t_fork * 1e6);
+    pk_report_note(r, "  10^6 items of (almost) no work: sequential %.1f ms, "
+                   "thread pool %.1f ms, process pool %.1f ms", t_empty_seq *
+                   1e3, t_empty_tpool * 1e3, t_empty_ppool * 1e3);
+    pk_report_note(r, "  so a pool can reach at most: thread pool %.2fx, "
+                   "process pool %.2fx (overhead + sequential / 2)",
+                   t_seq / (t_empty_tpool + t_seq / 2),
+                   t_seq / (t_empty_ppool + t_seq / 2));
     pk_report_note(r, "  Amdahl bound for p = %u: %.2fx; for p = ceiling "
                    "%.2f: %.2fx", cpus, 1 / (f + (1 - f) / p), ceiling,
                    1 / (f + (1 - f) / ceiling));
@@ -413,7 +434,7 @@ int main(void)
         pk_report_note(r, "%s", "");
         pk_report_note(r, "PK_BENCH_NO_PYTHON=1: the Python comparison is "
                        "skipped");
-    } else if (have_python3()) {
+    } else if (have_python3() || getenv("PK_PYTHON") != NULL) {
         const char *b3 = "C vs Python (seconds per 10^6 items)";
         npy = run_python(r, py, PY_MAX_RESULTS, cpus);
         const py_result *seq = py_find(py, npy, "seq");

@@ -155,7 +155,10 @@ START_TEST(test_capstone_fill_data)
 {
     capstone_item items[5];
     memset(items, 0xff, sizeof items);
-    ck_assert_int_eq(capstone_fill(items, 5), 0);
+    errno = 0;
+    int rc = capstone_fill(items, 5);
+    ck_assert_msg(rc == 0, "capstone_fill(items, 5) returned %d (errno %d: "
+                  "%s), expected 0", rc, errno, strerror(errno));
     for (uint64_t i = 0; i < 5; i++)
         ck_assert_msg(items[i].x == i && items[i].y == 2 * i,
                       "item %llu is (%llu, %llu), expected (%llu, %llu) as "

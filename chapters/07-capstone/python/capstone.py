@@ -108,7 +108,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
 
-    print(f"PYTHON {sys.version.split()[0]}", flush=True)
+    print(f"PYTHON {sys.version.split()[0]} ({sys.executable})", flush=True)
     show_the_bug(a.workers)
     measure("seq", run_seq, process_item, a.n, a.runs, a.workers, 1)
     measure("processes-chunk1000", run_processes, process_item, a.n, a.runs,
