@@ -32,11 +32,15 @@
 #include "pk/todo.h"
 #include "x86.h"
 
+/* The generated code, seen from C. */
+typedef int (*jit_entry)(int64_t *slots, int64_t *result);
+
 /* What a compiled function owns. */
 struct jit_fn {
-    void *mem;      /* the mapping, PROT_READ | PROT_EXEC */
-    size_t maplen;  /* its length, whole pages */
-    size_t codelen; /* bytes of code in it */
+    void *mem;       /* the mapping, PROT_READ | PROT_EXEC */
+    size_t maplen;   /* its length, whole pages */
+    size_t codelen;  /* bytes of code in it */
+    jit_entry entry; /* mem, as a function: (jit_entry)mem */
 };
 
 jit_fn *jit_compile(const vm_program *p, char *err, size_t errlen)
