@@ -38,7 +38,11 @@
 #define MAX_TESTS 512
 #define MAX_CHAPTERS 64
 #define EVIDENCE_MAX 4096             /* bytes of evidence read per test */
-#define FILE_LIMIT (16L << 20)        /* a test may write at most 16 MiB */
+#define FILE_LIMIT (256L << 20)       /* a file a test writes: at most 256 MiB
+                                         (Check's own message file grows with
+                                         every passing assertion) */
+#define LOG_CAP (1L << 20)            /* output kept per test; the rest is read
+                                         and dropped */
 #define MEM_LIMIT_MB 4096             /* address space per test (PK_GRADE_MEM_MB) */
 #define MAX_TASKS 1024                /* processes + threads (PK_GRADE_MAX_PROCS) */
 #define LIST_TIMEOUT 10.0             /* seconds for PROGRAM --list */
@@ -265,7 +269,35 @@ static void exec_contained(char *const argv[], double timeout)
     _exit(127);
 }
 
-/* Run argv with evidence pipe on fd 3 and output to logpath (or to a pipe we
+/* Where a test's stdout and stderr go: the first LOG_CAP bytes to its log
+ * file, or into a capture buffer; the rest is read and dropped, so a test
+ * that floods its output fills neither the disk nor a pipe. */
+typedef struct sink {
+    int fd;          /* log file, or -1 */
+    char *buf;       /* capture buffer, or NULL */
+    size_t len, cap; /* bytes kept so far, and the most to keep */
+    int truncated;
+} sink;
+
+static void sink_put(sink *sk, const char *data, size_t k)
+{
+    size_t take = k < sk->cap - sk->len ? k : sk->cap - sk->len;
+    if (take > 0) {
+        if (sk->buf != NULL)
+            memcpy(sk->buf + sk->len, data, take);
+        else if (sk->fd >= 0 && write(sk->fd, data, take) < 0)
+            sk->fd = -1;
+        sk->len += take;
+    }
+    if (take < k && !sk->truncated) {
+        sk->truncated = 1;
+        static const char note[] = "\n[pk-grade: output truncated here]\n";
+        if (sk->buf == NULL && sk->fd >= 0 && write(sk->fd, note, sizeof note - 1) < 0)
+            sk->fd = -1;
+    }
+}
+
+/* Run argv with evidence pipe on fd 3 and output to logpath (or into
  * capture when capture != NULL). Returns 0, or -1 if it could not start. */
 static int run_limited(char *const argv[], double timeout, const char *logpath,
                        const char *nonce, run_result *rr, char *capture,
@@ -275,10 +307,14 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
     memset(rr, 0, sizeof *rr);
     if (pipe2(ev, O_CLOEXEC) != 0)
         return -1;
-    if (capture != NULL && pipe2(out, O_CLOEXEC) != 0) {
+    if (pipe2(out, O_CLOEXEC) != 0) {
         close(ev[0]);
         close(ev[1]);
         return -1;
+    }
+    sink sk = {.fd = -1, .buf = capture, .cap = capture ? capcap - 1 : LOG_CAP};
+    if (capture == NULL) {
+        sk.fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     }
     fflush(NULL);
     double t0 = now_s();
@@ -286,14 +322,7 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        int fd;
-        if (capture != NULL) {
-            fd = out[1];
-        } else {
-            fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0)
-                fd = open("/dev/null", O_WRONLY);
-        }
+        int fd = out[1];
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
         dup2(fd, 1);
@@ -305,15 +334,13 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
         exec_contained(argv, timeout);
     }
     close(ev[1]);
-    if (capture != NULL)
-        close(out[1]);
+    close(out[1]);
 
     /* Read only what is there: a test may hold the pipes open forever. */
     fcntl(ev[0], F_SETFL, O_NONBLOCK);
-    if (out[0] >= 0)
-        fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
     int pidfd = pidfd_open_(pid);
-    size_t evlen = 0, caplen = 0;
+    size_t evlen = 0;
     int exited = 0;
     for (;;) {
         struct pollfd pf[3];
@@ -343,17 +370,17 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
                 ev[0] = -1;
             }
         }
-        if (out[0] >= 0) {
+        for (int spins = 0; out[0] >= 0 && spins < 64; spins++) {
             ssize_t k = read(out[0], buf, sizeof buf);
             if (k > 0) {
-                size_t take = (size_t)k < capcap - 1 - caplen
-                                  ? (size_t)k : capcap - 1 - caplen;
-                memcpy(capture + caplen, buf, take);
-                caplen += take;
-            } else if (k == 0) {
+                sink_put(&sk, buf, (size_t)k);
+                continue;
+            }
+            if (k == 0) {
                 close(out[0]);
                 out[0] = -1;
             }
+            break;
         }
         pid_t w = waitpid(pid, &rr->status, WNOHANG);
         if (w == pid) {
@@ -391,14 +418,16 @@ static int run_limited(char *const argv[], double timeout, const char *logpath,
         close(ev[0]);
     }
     if (out[0] >= 0) {
+        char buf[4096];
         ssize_t k;
-        while (caplen < capcap - 1 &&
-               (k = read(out[0], capture + caplen, capcap - 1 - caplen)) > 0)
-            caplen += (size_t)k;
+        while ((k = read(out[0], buf, sizeof buf)) > 0)
+            sink_put(&sk, buf, (size_t)k);
         close(out[0]);
     }
     if (capture != NULL)
-        capture[caplen] = '\0';
+        capture[sk.len] = '\0';
+    if (sk.fd >= 0)
+        close(sk.fd);
     rr->evidence[evlen] = '\0';
     if (pidfd >= 0)
         close(pidfd);

@@ -181,7 +181,7 @@ Suite *pk_suite(void)
     pk_test_add(s, test_bad_abort, 1, "");
     pk_test_add_timeout(s, test_bad_hangs, 1, 1, "");
     pk_test_add_timeout(s, test_bad_spins, 1, 1, "");
-    pk_test_add_timeout(s, test_bad_flood_output, 1, 5, "");
+    pk_test_add_timeout(s, test_bad_flood_output, 1, 2, "");
     pk_test_add_timeout(s, test_bad_huge_file, 1, 5, "");
     pk_test_add_timeout(s, test_bad_fork_bomb, 1, 1, "");
     pk_test_add_timeout(s, test_bad_memory_hog, 1, 10, "");

@@ -101,7 +101,7 @@ START_TEST(test_grader_leaves_no_process)
     ck_assert_msg(strstr(json, "a thread was still running") != NULL,
                   "a thread left running must cost the test its points");
     ck_assert_msg(strstr(json, "File size limit exceeded") != NULL,
-                  "flooding output must be stopped by the file size limit");
+                  "a huge file must be stopped by the file size limit");
 }
 END_TEST
 
