@@ -85,8 +85,8 @@ NI static double cpu_seconds(void)
 /* ---- measuring ---------------------------------------------------------------- */
 
 /* The variants of a benchmark are timed in interleaved rounds (each round
- * runs every variant once), and each run is timed in CPU time of the
- * process (user + system, all threads). Other engineers' jobs share this
+ * runs every variant once), and each run is timed in CPU time of this
+ * thread (user + system; see cpu_seconds()). Other engineers' jobs share this
  * machine's two cores: a preempted run takes longer on the wall clock, but
  * not in CPU time, and interleaving spreads what load remains (cache
  * pollution, frequency changes) over all variants alike. The median of
