@@ -25,12 +25,12 @@
 #define TICKS (TASK_N / TICK_N) /* ticks per task */
 #define SHORT_SWITCH_NS 50000ull /* a 0.05 ms switch interval, for contrast */
 #define CPU_WARMUP 1
-#define CPU_RUNS 11
+#define CPU_RUNS 21
 
 #define COUNT_THREADS 2         /* one per core */
 #define COUNT_K 2000000ull      /* increments per thread */
 #define COUNT_WARMUP 1
-#define COUNT_RUNS 7
+#define COUNT_RUNS 11
 
 /* ==== CPU-bound tasks ====================================================== */
 
