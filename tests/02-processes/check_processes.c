@@ -467,7 +467,14 @@ START_TEST(test_processes_run_each_big_result)
 }
 END_TEST
 
-/* Counts children alive at once through counters in shared memory. */
+/* Counts children alive at once through counters in shared memory. Each
+ * task waits (up to a second) until it sees a second task running, then
+ * lingers 50 ms so that a third one, if the limit is broken, overlaps too.
+ * Waiting for the partner instead of sleeping a fixed time keeps the test
+ * honest on a heavily loaded machine, where a child may start late. */
+#define PARTNER_WAIT_MS 1000
+#define LINGER_MS 50
+
 static void count_overlap(const void *in, void *out, void *ctx)
 {
     atomic_size_t *c = ctx; /* c[0] running now, c[1] the most seen */
@@ -475,14 +482,20 @@ static void count_overlap(const void *in, void *out, void *ctx)
     size_t max = atomic_load(&c[1]);
     while (now > max && !atomic_compare_exchange_weak(&c[1], &max, now))
         ;
-    sleep_ms(100);
+    for (int ms = 0; ms < PARTNER_WAIT_MS && atomic_load(&c[1]) < 2; ms++)
+        sleep_ms(1);
+    sleep_ms(LINGER_MS);
+    now = atomic_load(&c[0]);
+    max = atomic_load(&c[1]);
+    while (now > max && !atomic_compare_exchange_weak(&c[1], &max, now))
+        ;
     atomic_fetch_sub(&c[0], 1);
     square_plus_one(in, out, NULL);
 }
 
 START_TEST(test_processes_run_each_limit)
 {
-    enum { N = 6 };
+    enum { N = 4 };
     atomic_size_t *c = shared_counters(2);
     uint64_t *in = iota(N), out[N];
     ck_assert_int_eq(proc_run_each(in, N, sizeof *in, out, sizeof *out,
@@ -490,10 +503,10 @@ START_TEST(test_processes_run_each_limit)
     size_t most = atomic_load(&c[1]);
     ck_assert_msg(most <= 2, "max_running = 2, but %zu tasks ran at once",
                   most);
-    /* Each task sleeps 100 ms, so two started back to back overlap even on
-     * a loaded machine: 1 means the children ran one after the other. */
     ck_assert_msg(most == 2, "max_running = 2, but tasks never overlapped: "
                   "start the next child before waiting for the previous");
+    for (size_t i = 0; i < N; i++)
+        ck_assert_msg(out[i] == i * i + 1, "result %zu is wrong", i);
     free(in);
     munmap(c, 2 * sizeof *c);
     assert_no_children("proc_run_each");
@@ -777,33 +790,45 @@ START_TEST(test_processes_map_ctx_crosses_fork)
 }
 END_TEST
 
-/* Item 0 is slow; the others are quick. */
+/* Item 0 is slow: it waits (up to 3 s) until every other item is done.
+ * The others are quick. ctx counts finished items in shared memory. */
+#define DYNAMIC_N 20
+#define SLOW_WAIT_MS 3000
+
 static void slow_first_item(const void *in, void *out, void *ctx)
 {
-    (void)ctx;
-    sleep_ms(*(const uint64_t *)in == 0 ? 500 : 5);
+    atomic_size_t *done = ctx;
+    if (*(const uint64_t *)in == 0) {
+        for (int ms = 0; ms < SLOW_WAIT_MS &&
+                         atomic_load(done) < DYNAMIC_N - 1; ms++)
+            sleep_ms(1);
+    } else {
+        sleep_ms(2);
+    }
+    atomic_fetch_add(done, 1);
     *(int64_t *)out = (int64_t)getpid();
 }
 
 START_TEST(test_processes_map_dynamic)
 {
-    enum { N = 20 };
-    uint64_t in[N];
-    int64_t out[N];
-    for (size_t i = 0; i < N; i++)
+    atomic_size_t *done = shared_counters(1);
+    uint64_t in[DYNAMIC_N];
+    int64_t out[DYNAMIC_N];
+    for (size_t i = 0; i < DYNAMIC_N; i++)
         in[i] = i;
-    ck_assert_int_eq(proc_map(2, in, N, sizeof *in, out, sizeof *out,
-                              slow_first_item, NULL, 1, NULL), 0);
+    ck_assert_int_eq(proc_map(2, in, DYNAMIC_N, sizeof *in, out, sizeof *out,
+                              slow_first_item, done, 1, NULL), 0);
     size_t same = 0;
-    for (size_t i = 1; i < N; i++)
+    for (size_t i = 1; i < DYNAMIC_N; i++)
         same += out[i] == out[0];
-    /* Static halves would give the slow worker 9 more items. With a shared
-     * counter the other worker takes items 1..19 (95 ms of sleeps) while
-     * item 0 sleeps 500 ms; 5 leaves room for a badly loaded machine. */
+    /* Static halves would leave items 1..9 to the worker stuck on item 0.
+     * With a shared counter the other worker takes them all while item 0
+     * waits for exactly that; 5 leaves room for a late start. */
     ck_assert_msg(same <= 5,
                   "the worker stuck on slow item 0 also did %zu of the 19 "
                   "quick items: hand out chunks from a shared counter "
                   "(dynamic scheduling), not fixed ranges", same);
+    munmap(done, sizeof *done);
     assert_no_children("proc_map");
 }
 END_TEST
