@@ -22,9 +22,10 @@
  *    other workers are killed, everything is reaped, and the caller learns
  *    which item was running when the worker died.
  *
- * libpk's pk_ppool_map() (pk/ppool.h) is the finished, faster-to-read
- * relative of proc_map(); the lesson compares the two, and pk_tpool_map()
- * (pk/tpool.h), the same map on threads.
+ * libpk's pk_ppool_map() (pk/ppool.h) is the finished relative of
+ * proc_map(): the same design, without naming the failed item. The lesson
+ * compares the two, and pk_tpool_map() (pk/tpool.h), the same map on
+ * threads.
  *
  * All functions return 0 on success and -1 with errno on failure. NULL
  * pointers, zero item sizes and absurd counts give EINVAL, never a crash.
