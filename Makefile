@@ -127,8 +127,11 @@ $(GRADER): tests/grader/grade.c | deps
 
 # ---- test programs -----------------------------------------------------------
 # $(call test_prog,VARIANT,CHAPTER,EXERCISE-SOURCES)
+# A chapter's chapter.mk, if it has one: its flags are part of the build.
+chapter_mk = $(wildcard chapters/$(1)/chapter.mk)
+
 define test_prog
-$(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) \
+$(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(call chapter_mk,$(2)) \
         $(call headers,$(2)) $(HARNESS) $(LIBFIX) $(LIBPK) tests/grader/pk_check.h | deps
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
@@ -237,7 +240,7 @@ check-skeletons: $(GRADER) $(FIX_BINS) $(foreach c,$(SELECTED),$(BUILD)/skel/$(c
 # ---- make bench ------------------------------------------------------------------
 define bench_prog
 $(BUILD)/bench/$(1)/bench: chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \
-        $(call provided,$(1)) $(call headers,$(1)) $($(1)_BENCH_OBJS) $(LIBFIX) $(LIBPK) | deps
+        $(call provided,$(1)) $(call headers,$(1)) $(call chapter_mk,$(1)) $($(1)_BENCH_OBJS) $(LIBFIX) $(LIBPK) | deps
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(1)_CFLAGS) $$($(1)_BENCH_CFLAGS) $(PK_INC) -Ichapters/$(1) -o $$@ \
 	    chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \

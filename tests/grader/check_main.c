@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,33 +103,58 @@ static int list_tests(void)
     return 0;
 }
 
-#define STRAY_WAIT_MS 1000 /* how long threads may take to finish exiting */
+#define STRAY_SAMPLES 20    /* looks at the threads after the test returned */
+#define STRAY_SAMPLE_MS 50  /* apart, so over one second */
+#define STRAY_BUSY 16       /* samples in which a thread must be running */
 
-/* Threads of this process, from /proc/self/task (0 if unreadable). */
-static int count_threads(void)
+/* 1 if a thread other than the calling one is running (state R) now; sets
+ * *tid to it. Threads asleep (an OpenMP or sanitizer runtime's idle workers)
+ * do not count. */
+static int busy_thread(long self, long *tid)
 {
     DIR *d = opendir("/proc/self/task");
-    int n = 0;
+    int found = 0;
     if (d == NULL)
         return 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (e->d_name[0] != '.')
-            n++;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.' || atol(e->d_name) == self)
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (k <= 0)
+            continue;
+        buf[k] = '\0';
+        char *close_paren = strrchr(buf, ')'); /* the name may hold spaces */
+        if (close_paren != NULL && close_paren[1] == ' ' && close_paren[2] == 'R') {
+            *tid = atol(e->d_name);
+            found = 1;
+        }
+    }
     closedir(d);
-    return n;
+    return found;
 }
 
-/* 1 if the test left threads running (beyond the baseline) for longer than
- * STRAY_WAIT_MS after it returned. */
-static int stray_threads(int baseline)
+/* 1 if the test left a thread running: one that stays busy for most of a
+ * second after the test returned. Idle pool threads sleep and pass. */
+static int stray_threads(void)
 {
-    for (int ms = 0; ms < STRAY_WAIT_MS; ms += 10) {
-        if (count_threads() <= baseline)
-            return 0;
-        struct timespec ts = {0, 10 * 1000 * 1000};
+    long self = (long)syscall(SYS_gettid), tid;
+    int busy = 0;
+    for (int i = 0; i < STRAY_SAMPLES; i++) {
+        busy += busy_thread(self, &tid);
+        if (busy >= STRAY_BUSY)
+            return 1;
+        if (busy + (STRAY_SAMPLES - 1 - i) < STRAY_BUSY)
+            return 0; /* cannot reach STRAY_BUSY any more */
+        struct timespec ts = {0, STRAY_SAMPLE_MS * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    return count_threads() > baseline;
+    return 0;
 }
 
 static int run_one(Suite *s, const char *name)
@@ -160,14 +186,13 @@ static int run_one(Suite *s, const char *name)
     setenv("CK_RUN_CASE", name, 1);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
-    int baseline = count_threads(); /* sanitizers may run threads of their own */
     srunner_run_all(sr, CK_NORMAL);
     int ran = srunner_ntests_run(sr);
     int failed = srunner_ntests_failed(sr);
 
     char line[2048];
     int len;
-    if (ran == 1 && failed == 0 && stray_threads(baseline)) {
+    if (ran == 1 && failed == 0 && stray_threads()) {
         len = snprintf(line, sizeof line,
                        "FAIL a thread was still running after the test returned "
                        "(join every thread you create, or destroy the pool)\n");

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -240,9 +241,17 @@ static void exec_contained(char *const argv[], double timeout)
         setrlimit(RLIMIT_NPROC, &nproc);
     }
 
-    if (use_pidns && unshare(CLONE_NEWPID) == 0) {
+    /* A mount namespace too, when allowed, so that the namespace gets a /proc
+     * of its own: code that reads /proc/<getpid()>/... (libomp after fork)
+     * must find itself there. */
+    int newns = use_pidns && unshare(CLONE_NEWPID | CLONE_NEWNS) == 0;
+    if (!newns && use_pidns && unshare(CLONE_NEWPID) == 0)
+        newns = 1;
+    if (newns) {
         pid_t init = fork(); /* pid 1 of the new namespace */
         if (init == 0) {
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+                mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
             pid_t test = fork();
             if (test == 0) {
                 execv(argv[0], argv);
