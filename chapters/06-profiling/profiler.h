@@ -113,7 +113,7 @@ int prof_report(prof_sort key, prof_row *rows, size_t max, size_t *nrows);
  * @return 0, or -1 with errno (as prof_report(), EINVAL for NULL out).
  *
  * Columns: ncalls (as "n/prim" for recursive functions), tottime, percall,
- * cumtime, percall, then `file:line(function)` from symbols.h.
+ * cumtime, percall, then the source line and function from symbols.h.
  */
 int prof_print(FILE *out, prof_sort key, size_t top);
 
