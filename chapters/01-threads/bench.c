@@ -51,22 +51,23 @@ static void cpu_fan_out(void *ctx)
         perror("thr_fan_out");
 }
 
-/* The same work split over two processes: what this machine gives two
- * fully independent workers at this moment, measured in the same rounds as
- * the variants (pk_parallel_ceiling() measures it once, before or after). */
-static void cpu_two_processes(void *ctx)
+/* The same tasks in independent processes, one each: what this machine
+ * gives fully independent workers at this moment, measured in the same
+ * rounds as the variants (pk_parallel_ceiling() measures it once, before
+ * or after). One process per task, like one thread per task, so the kernel
+ * balances both the same way when a core is taken by other work. */
+static void cpu_processes(void *ctx)
 {
     (void)ctx;
-    pid_t pid[2];
-    for (int p = 0; p < 2; p++) {
+    pid_t pid[NTASKS];
+    for (int p = 0; p < NTASKS; p++) {
         pid[p] = fork();
         if (pid[p] == 0) {
-            for (int i = 0; i < NTASKS / 2; i++)
-                pk_consume_u64(pk_cpu_task(TASK_N));
+            pk_consume_u64(pk_cpu_task(TASK_N));
             _exit(0);
         }
     }
-    for (int p = 0; p < 2; p++)
+    for (int p = 0; p < NTASKS; p++)
         if (pid[p] > 0)
             waitpid(pid[p], NULL, 0);
 }
@@ -338,11 +339,11 @@ int main(void)
 
     /* CPU-bound tasks. */
     const char *b1 = "4 CPU tasks, pk_cpu_task(2e8) each";
-    void (*const cpu_fns[])(void *) = {cpu_sequential, cpu_two_processes,
+    void (*const cpu_fns[])(void *) = {cpu_sequential, cpu_processes,
                                        cpu_fan_out, cpu_free, cpu_gil,
                                        cpu_gil_short};
     const char *cpu_names[] = {"sequential",
-                               "2 processes, 2 tasks each (ceiling)",
+                               "1 process per task (the ceiling)",
                                "thr_fan_out, 1 thread per task",
                                "interpreter, free mode",
                                "interpreter, GIL (5 ms switch)",
@@ -362,7 +363,7 @@ int main(void)
                            cpu_names[i], pk_report_last_speedup(r),
                            100 * pk_report_last_speedup(r) / ceiling);
     }
-    pk_report_note(r, "ceiling: %.2fx in these rounds (2 processes); "
+    pk_report_note(r, "ceiling: %.2fx in these rounds (processes); "
                    "pk_parallel_ceiling() %.2fx before, %.2fx after; %u CPUs",
                    ceiling, ceiling_before, ceiling_after, pk_cpu_count());
     pk_report_note(r, "the interpreter runs each task as %llu ticks of "
