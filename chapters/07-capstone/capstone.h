@@ -166,7 +166,7 @@ int capstone_run_ppool(size_t nprocs, const capstone_item *in, size_t n,
  * @param out room for @p n results.
  * @param fn the item function; called from several threads at once.
  * @param chunk items per work unit for `schedule(dynamic, chunk)`; 0 means
- *        automatic (the same rule as the pools: about eight chunks per
+ *        automatic (the same rule as the pools: about 32 chunks per
  *        thread).
  * @return 0, or -1 with errno EINVAL (bad arguments as for the other
  *         drivers). When the program is built without OpenMP the pragma is

@@ -24,7 +24,8 @@
 #define SPIN_NS 20000      /* how long an idle worker or a waiter spins before
                               sleeping: a futex wake-up costs several us, and
                               work often arrives within a few */
-#define CHUNKS_PER_THREAD 8 /* automatic chunking: work units per thread */
+#define CHUNKS_PER_THREAD 32 /* automatic chunking: work units per thread;
+                               the tail imbalance is at most one chunk */
 
 struct pk_future {
     void *(*fn)(void *);

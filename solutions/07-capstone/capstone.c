@@ -12,9 +12,9 @@
 #endif
 
 /* Automatic chunking for the OpenMP driver, the same rule as libpk's pools:
- * about eight work units per thread, so one slow chunk cannot hold up the
- * end of the job by more than an eighth of a thread's share. */
-#define CHUNKS_PER_WORKER 8
+ * about 32 work units per thread, so one slow chunk cannot hold up the
+ * end of the job by more than a 32nd of a thread's share. */
+#define CHUNKS_PER_WORKER 32
 
 /* ---- the data ---- */
 

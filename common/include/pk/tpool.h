@@ -89,7 +89,7 @@ void pk_future_free(pk_future *f);
  * @param out_size bytes per output item, at least 1.
  * @param fn called once per item.
  * @param ctx passed to every call of fn.
- * @param chunk items per work unit; 0 chooses automatically (about eight
+ * @param chunk items per work unit; 0 chooses automatically (about 32
  *        chunks per thread, so that one slow chunk does not hold up the end).
  * @return 0, or -1 with errno EINVAL (NULL pool, fn, in or out with n > 0,
  *         zero sizes) or ENOMEM.
