@@ -113,8 +113,10 @@ int pk_ppool_map(size_t nprocs, const void *in, size_t n, size_t in_size,
             fork_errno = errno;
             break;
         }
-        if (pid == 0)
+        if (pid == 0) {
+            free(pids); /* the parent's bookkeeping; the child never reaps */
             run_worker(hdr, outbuf, in, n, in_size, out_size, fn, ctx, chunk);
+        }
         pids[started] = pid;
     }
 
