@@ -20,7 +20,9 @@ for f in "$@"; do
     while IFS= read -r cmd; do
         total=$((total + 1))
         # Strip leading VAR=value assignments to find the program.
-        prog=$(echo "$cmd" | awk '{ for (i = 1; i <= NF; i++) if ($i !~ /^[A-Za-z_][A-Za-z0-9_]*=/) { print $i; exit } }')
+        # (A subshell's opening parenthesis is not part of the program name.)
+        prog=$(echo "$cmd" | sed 's/^[[:space:]]*(*//' |
+               awk '{ for (i = 1; i <= NF; i++) if ($i !~ /^[A-Za-z_][A-Za-z0-9_]*=/) { print $i; exit } }')
         case "$prog" in
             make)
                 args=$(echo "$cmd" | sed 's/^.*make //; s/|.*$//')
