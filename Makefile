@@ -69,7 +69,7 @@ GRADER     := $(BUILD)/bin/pk-grade
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind \
+.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
         dist dist-check grade-all grade-all-check gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -317,6 +317,11 @@ sanitize: | deps
 
 valgrind: $(TEST_PROGS) $(FIX_BINS) | deps
 	@PK_BIN_DIR=$(BIN_DIR) PK_VALGRIND=1 scripts/run-tests.sh $(BUILD)/logs-valgrind $(TEST_PROGS)
+
+# The whole suite RUNS times with both cores kept busy: no flaky test.
+RUNS ?= 20
+robustness: | deps
+	@scripts/robustness.sh $(RUNS)
 
 DIST_NAME := pk-course
 dist: | deps
