@@ -77,7 +77,7 @@ help:
 	@echo "make grade [CH=NN-topic] [SUBMISSION=dir]  grade the exercises (points, hints, progress)"
 	@echo "make hint  [CH=NN-topic]                   the next failing test, its message and hint (one step at a time)"
 	@echo "make watch CH=NN-topic                     re-grade the chapter every time you save a file in it"
-	@echo "make test  [CH=NN-topic]                   run every test against the reference solutions"
+	@echo "make test  [CH=NN-topic] [MINE=1]          run every test against the reference solutions (MINE=1: your code)"
 	@echo "make bench [CH=NN-topic]                   run the benchmarks, CSV into $(BUILD)/bench/"
 	@echo "make bench-libpk                           libpk's own benchmark (thread pool, process pool, timer)"
 	@echo "make docs                                  Doxygen HTML into $(BUILD)/docs/html"
@@ -85,8 +85,8 @@ help:
 	@echo "make docs-check                            open every docs page in headless Chromium, check titles, images, links"
 	@echo "make docs-instructor                       the docs with the reference solutions, for instructors"
 	@echo "make check-skeletons                       prove every graded test fails on the skeletons"
-	@echo "make sanitize                              solution tests under ASan+UBSan and TSan"
-	@echo "make valgrind [CH=NN-topic]                solution tests under valgrind memcheck"
+	@echo "make sanitize [CH=NN-topic] [MINE=1]       solution tests under ASan+UBSan and TSan (MINE=1: your code)"
+	@echo "make valgrind [CH=NN-topic] [MINE=1]       solution tests under valgrind memcheck (MINE=1: your code)"
 	@echo "make dist / dist-check                     student handout tarball (no solutions), and its check"
 	@echo "make grade-all SUBMISSIONS=dir             (instructors) grade every student folder in dir"
 	@echo "make gradescope                            (instructors) build/dist/autograder.zip for Gradescope"
@@ -167,19 +167,24 @@ $(BUILD)/sol/grader/check: tests/grader/selftest/check_grader.c $(HARNESS) $(GRA
 # ---- make test ---------------------------------------------------------------
 # The student handout has no solutions/: there `make test` checks libpk and
 # the grader only.
+# MINE=1 runs the chapters' tests against the student's own code in chapters/
+# instead (the skel build), so that `make sanitize` and `make valgrind` can
+# check it too.
 HAVE_SOLUTIONS := $(wildcard solutions)
-TEST_PROGS := $(if $(CH),,$(BUILD)/sol/common/check $(BUILD)/sol/grader/check) \
-              $(if $(HAVE_SOLUTIONS),$(foreach c,$(SELECTED),$(BUILD)/sol/$(c)/check))
+MINE ?=
+TEST_VARIANT := $(if $(MINE),skel,sol)
+TEST_PROGS := $(if $(or $(CH),$(MINE)),,$(BUILD)/sol/common/check $(BUILD)/sol/grader/check) \
+              $(if $(or $(HAVE_SOLUTIONS),$(MINE)),$(foreach c,$(SELECTED),$(BUILD)/$(TEST_VARIANT)/$(c)/check))
 
 ifeq ($(SAN_KIND),tsan)
 TSAN_SKIPPED := $(foreach c,$(SELECTED),$(if $($(c)_NO_TSAN),$(c)))
-TEST_PROGS := $(filter-out $(foreach c,$(TSAN_SKIPPED),$(BUILD)/sol/$(c)/check),$(TEST_PROGS))
+TEST_PROGS := $(filter-out $(foreach c,$(TSAN_SKIPPED),$(BUILD)/$(TEST_VARIANT)/$(c)/check),$(TEST_PROGS))
 endif
 
 all: $(LIBPK) $(GRADER) $(FIX_BINS) $(TEST_PROGS)
 
 test: $(TEST_PROGS) $(FIX_BINS) | deps
-	@if [ ! -d solutions ]; then \
+	@if [ ! -d solutions ] && [ -z "$(MINE)" ]; then \
 	    echo "This is the student handout: it has no reference solutions, so 'make test'"; \
 	    echo "checks libpk and the grader only. Run 'make grade' to grade your own work."; fi
 	@$(foreach c,$(TSAN_SKIPPED),echo "skipping $(c) under TSan: $($(c)_NO_TSAN)";)

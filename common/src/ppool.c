@@ -5,12 +5,20 @@
  * chunks from the counter and writes results straight into the mapping,
  * then _exit(0)s. The parent reaps every worker; if any died by a signal or
  * exited non-zero it kills the rest, reaps them too and fails with ECHILD.
- * Otherwise it copies the results out and unmaps.
+ * Otherwise it copies the results out.
+ *
+ * The shared mapping is kept for the next call (the arena), up to
+ * ARENA_MAX bytes: allocating and zeroing fresh shared pages, faulting them
+ * into the parent for the copy and freeing them again cost about as much as
+ * the rest of a map of small items together (12 ms -> 6 ms for 10^6 int64 on
+ * the course machine). One call at a time uses it; a concurrent call from
+ * another thread, or a map too big for it, gets a mapping of its own.
  */
 #include "pk/ppool.h"
 #include "pk/timing.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -26,12 +34,121 @@
                              enough that the last chunk finishing late
                              costs little (one atomic add per chunk) */
 #define HEADER_SIZE 64    /* one cache line for the counter */
+#define ARENA_MAX ((size_t)64 << 20) /* largest shared mapping kept between
+                                        calls (8 million int64 results) */
+#define HUGE_PAGE ((size_t)2 << 20) /* x86-64's transparent huge page */
+#define PAGE_SIZE_MIN 4096 /* pre-faulting rounds to this; a bigger page
+                              size only makes it round further in */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+static pthread_mutex_t arena_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *arena;        /* the kept mapping, or NULL; under arena_mu */
+static size_t arena_bytes; /* its size */
 
 typedef struct shared_hdr {
     atomic_size_t next; /* first item of the next unclaimed chunk */
 } shared_hdr;
 
 _Static_assert(sizeof(shared_hdr) <= HEADER_SIZE, "header fits a cache line");
+
+/* Fault in the whole pages of [p, p + len) for writing with one system
+ * call, instead of one page fault per page as the writes arrive. Only a
+ * hint: if the kernel cannot, the writes fault as usual. */
+static void prefault(void *p, size_t len)
+{
+    uintptr_t lo = ((uintptr_t)p + PAGE_SIZE_MIN - 1) & ~(uintptr_t)(PAGE_SIZE_MIN - 1);
+    uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(PAGE_SIZE_MIN - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+}
+
+/* A shared mapping of at least `bytes`: the arena if it is free and big
+ * enough (or can be grown), else a new one. *from_arena says which, for
+ * release_mapping(). MAP_FAILED on failure. */
+static void *get_mapping(size_t bytes, int *from_arena)
+{
+    *from_arena = 0;
+    if (bytes <= ARENA_MAX && pthread_mutex_trylock(&arena_mu) == 0) {
+        if (arena_bytes < bytes) {
+            if (arena != NULL)
+                munmap(arena, arena_bytes);
+            arena = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            arena_bytes = arena == MAP_FAILED ? 0 : bytes;
+            if (arena == MAP_FAILED)
+                arena = NULL;
+        }
+        if (arena != NULL) {
+            *from_arena = 1;
+            return arena; /* arena_mu stays locked until release_mapping() */
+        }
+        pthread_mutex_unlock(&arena_mu);
+    }
+    return mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+}
+
+static void release_mapping(void *map, size_t bytes, int from_arena)
+{
+    if (from_arena)
+        pthread_mutex_unlock(&arena_mu);
+    else
+        munmap(map, bytes);
+}
+
+void pk_ppool_release(void)
+{
+    pthread_mutex_lock(&arena_mu);
+    if (arena != NULL)
+        munmap(arena, arena_bytes);
+    arena = NULL;
+    arena_bytes = 0;
+    pthread_mutex_unlock(&arena_mu);
+}
+
+static size_t huge_round(size_t bytes)
+{
+    return (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+void *pk_ppool_alloc(size_t bytes)
+{
+    if (bytes == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (bytes > SIZE_MAX - 2 * HUGE_PAGE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Map one huge page more than needed and trim both ends, so that the
+     * start is 2 MiB-aligned: the kernel can only use huge pages for
+     * aligned 2 MiB ranges. */
+    size_t len = huge_round(bytes);
+    char *raw = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *p = (char *)huge_round((uintptr_t)raw);
+    if (p > raw)
+        munmap(raw, (size_t)(p - raw));
+    if (raw + HUGE_PAGE > p)
+        munmap(p + len, (size_t)(raw + HUGE_PAGE - p));
+    /* A hint: with THP set to "never" the pages stay 4 KiB, and that is
+     * only slower. */
+    (void)madvise(p, len, MADV_HUGEPAGE);
+    return p;
+}
+
+void pk_ppool_free(void *p, size_t bytes)
+{
+    if (p != NULL && bytes > 0)
+        munmap(p, huge_round(bytes));
+}
 
 /* The body of a worker process. Never returns. */
 static void run_worker(shared_hdr *hdr, char *outbuf, const char *in, size_t n,
@@ -43,6 +160,9 @@ static void run_worker(shared_hdr *hdr, char *outbuf, const char *in, size_t n,
         if (lo >= n)
             break;
         size_t hi = n - lo < chunk ? n : lo + chunk;
+        /* The arena's pages exist, but not in this child's page tables
+         * (fork does not copy those of shared mappings): map them in. */
+        prefault(outbuf + lo * out_size, (hi - lo) * out_size);
         for (size_t i = lo; i < hi; i++)
             fn(in + i * in_size, outbuf + i * out_size, ctx);
     }
@@ -87,8 +207,8 @@ int pk_ppool_map(size_t nprocs, const void *in, size_t n, size_t in_size,
     }
 
     size_t bytes = HEADER_SIZE + n * out_size;
-    void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int from_arena;
+    void *map = get_mapping(bytes, &from_arena);
     if (map == MAP_FAILED)
         return -1;
     shared_hdr *hdr = map;
@@ -97,7 +217,7 @@ int pk_ppool_map(size_t nprocs, const void *in, size_t n, size_t in_size,
 
     pid_t *pids = malloc(nprocs * sizeof *pids);
     if (pids == NULL) {
-        munmap(map, bytes);
+        release_mapping(map, bytes, from_arena);
         errno = ENOMEM;
         return -1;
     }
@@ -133,9 +253,13 @@ int pk_ppool_map(size_t nprocs, const void *in, size_t n, size_t in_size,
     }
     free(pids);
 
-    if (ok)
+    if (ok) {
+        /* out's pages were shared copy-on-write with the children: the
+         * copy would take a write fault on each of them. */
+        prefault(out, n * out_size);
         memcpy(out, outbuf, n * out_size);
-    munmap(map, bytes);
+    }
+    release_mapping(map, bytes, from_arena);
     if (!ok) {
         errno = started == 0 ? (fork_errno ? fork_errno : EAGAIN) : ECHILD;
         return -1;

@@ -513,6 +513,138 @@ START_TEST(test_ppool_worker_exit3)
 }
 END_TEST
 
+/* Fills a whole out_size-byte result with a pattern made from the item. */
+static void fill_pattern(const void *in, void *out, void *ctx)
+{
+    size_t size = *(const size_t *)ctx;
+    memset(out, (int)(*(const int64_t *)in % 251), size);
+}
+
+/* pk_ppool_map keeps its shared buffer between calls: maps that grow it,
+ * shrink back inside it, fail with a worker's crash, or release it must all
+ * still give exact results. (If the crash path left the buffer locked,
+ * pk_ppool_release would wait for ever and the timeout would fail the test.) */
+START_TEST(test_ppool_arena_reuse)
+{
+    const size_t ns[] = {1000, 99991, 10, 300007, 1};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        check_pmap(2, scaled(ns[i]), 0);
+    check_crash(0);
+    pk_ppool_release();
+    pk_ppool_release(); /* twice is fine */
+    check_pmap(2, 5000, 7);
+    assert_no_children();
+}
+END_TEST
+
+/* A map whose results exceed the kept buffer's 64 MiB cap uses a mapping of
+ * its own; wide results (4 KiB each) check the offsets. */
+START_TEST(test_ppool_wide_results)
+{
+    size_t size = 4096, n = 17000; /* 70 MB */
+    int64_t *in = malloc(n * sizeof *in);
+    unsigned char *out = malloc(n * size);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(out);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (int64_t)i * 13;
+    ck_assert_msg(pk_ppool_map(2, in, n, sizeof *in, out, size, fill_pattern,
+                               &size, 0) == 0,
+                  "pk_ppool_map of %zu results of 4 KiB failed: %s", n,
+                  strerror(errno));
+    for (size_t i = 0; i < n; i++) {
+        unsigned char want = (unsigned char)(in[i] % 251);
+        ck_assert_msg(out[i * size] == want && out[i * size + size - 1] == want,
+                      "result %zu of 4 KiB: first/last byte %d/%d, want %d", i,
+                      out[i * size], out[i * size + size - 1], want);
+    }
+    free(in);
+    free(out);
+    assert_no_children();
+}
+END_TEST
+
+/* Ten maps with results offset by *arg; returns how many results were
+ * wrong (no ck_assert off the test's own thread). */
+static void *pmap_many(void *arg)
+{
+    enum { N = 10000 };
+    int64_t off = *(int64_t *)arg;
+    int64_t *in = malloc(N * sizeof *in), *out = malloc(N * sizeof *out);
+    uintptr_t wrong = in == NULL || out == NULL;
+    for (int r = 0; r < 10 && !wrong; r++) {
+        for (int64_t i = 0; i < N; i++)
+            in[i] = i + r;
+        if (pk_ppool_map(2, in, N, sizeof *in, out, sizeof *out, square_plus,
+                         &off, 0) != 0)
+            wrong++;
+        for (int64_t i = 0; i < N; i++)
+            wrong += out[i] != in[i] * in[i] + off;
+    }
+    free(in);
+    free(out);
+    return (void *)wrong;
+}
+
+/* Two threads mapping at once: one gets the kept buffer, the other a
+ * mapping of its own; neither may see the other's results. */
+START_TEST(test_ppool_concurrent_maps)
+{
+    pthread_t t;
+    int64_t off_a = 1, off_b = -1000;
+    void *wrong_a, *wrong_b;
+    ck_assert_int_eq(pthread_create(&t, NULL, pmap_many, &off_a), 0);
+    wrong_b = pmap_many(&off_b);
+    ck_assert_int_eq(pthread_join(t, &wrong_a), 0);
+    ck_assert_msg(wrong_a == NULL && wrong_b == NULL,
+                  "concurrent maps: %zu and %zu wrong results (a map saw the "
+                  "other's shared buffer?)", (size_t)(uintptr_t)wrong_a,
+                  (size_t)(uintptr_t)wrong_b);
+    assert_no_children();
+}
+END_TEST
+
+/* pk_ppool_alloc: aligned for huge pages, zeroed, usable by a map, freed. */
+START_TEST(test_ppool_alloc)
+{
+    enum { N = 300000 }; /* 2.4 MB: more than one huge page, not a multiple */
+    int64_t *in = pk_ppool_alloc(N * sizeof *in);
+    int64_t *out = pk_ppool_alloc(N * sizeof *out);
+    int64_t off = 5;
+    ck_assert_msg(in != NULL && out != NULL, "pk_ppool_alloc(%zu) failed: %s",
+                  N * sizeof *in, strerror(errno));
+    ck_assert_msg((uintptr_t)in % (2u << 20) == 0,
+                  "pk_ppool_alloc must align to 2 MiB (got %p)", (void *)in);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_msg(in[i] == 0, "pk_ppool_alloc memory must be zeroed "
+                      "(item %zu is %lld)", i, (long long)in[i]);
+        in[i] = (int64_t)i;
+    }
+    ck_assert_int_eq(pk_ppool_map(2, in, N, sizeof *in, out, sizeof *out,
+                                  square_plus, &off, 0), 0);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_msg(out[i] == in[i] * in[i] + 5, "out[%zu] wrong", i);
+    pk_ppool_free(in, N * sizeof *in);
+    pk_ppool_free(out, N * sizeof *out);
+    pk_ppool_free(NULL, 100); /* a no-op */
+    assert_no_children();
+}
+END_TEST
+
+START_TEST(test_ppool_alloc_errors)
+{
+    errno = 0;
+    ck_assert_ptr_null(pk_ppool_alloc(0));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(pk_ppool_alloc(SIZE_MAX));
+    ck_assert_int_eq(errno, ENOMEM);
+    errno = 0;
+    ck_assert_ptr_null(pk_ppool_alloc(SIZE_MAX / 2)); /* 8 EiB: no machine */
+    ck_assert_int_eq(errno, ENOMEM);
+}
+END_TEST
+
 /* ---- report ------------------------------------------------------------------ */
 
 START_TEST(test_report_csv)
@@ -591,6 +723,11 @@ Suite *pk_suite(void)
     pk_test_add_ungraded(s, test_ppool_einval);
     pk_test_add_ungraded(s, test_ppool_worker_signal);
     pk_test_add_ungraded(s, test_ppool_worker_exit3);
+    pk_test_add_ungraded(s, test_ppool_arena_reuse);
+    pk_test_add_ungraded(s, test_ppool_wide_results);
+    pk_test_add_ungraded(s, test_ppool_concurrent_maps);
+    pk_test_add_ungraded(s, test_ppool_alloc);
+    pk_test_add_ungraded(s, test_ppool_alloc_errors);
     pk_test_add_ungraded(s, test_report_csv);
     pk_test_add_ungraded(s, test_report_ceiling);
     return s;
