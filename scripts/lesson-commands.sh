@@ -21,7 +21,8 @@
 #                    a server: started in the background, it must answer on
 #                    its port; the lesson's next commands (curl) talk to it;
 #                    it is stopped at the end of the lesson
-#   gdb              interactive: its standard input says run, bt, quit
+#   gdb              interactive: its standard input says run, bt, quit,
+#                    and the program must have run to its end
 #   ... MINE=1       tests the student's own code, which here is the
 #                    untouched skeleton: the command must build and run every
 #                    test and report the failures (a tool's error, a build
@@ -38,7 +39,7 @@ mkdir -p "$logs"
 work=$(mktemp -d)
 bg_pids=""
 cleanup() {
-    for p in $bg_pids; do kill -TERM -- "-$p" 2>/dev/null; done
+    for p in $bg_pids; do kill -TERM "-$p" 2>/dev/null; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -74,7 +75,7 @@ start_bg() {
 }
 
 stop_bg() {
-    kill -TERM -- "-$1" 2>/dev/null
+    kill -TERM "-$1" 2>/dev/null
     wait "$1" 2>/dev/null
     bg_pids=$(echo "$bg_pids" | sed "s/ $1\$//; s/ $1 / /")
 }
@@ -101,6 +102,10 @@ run_watch() {
 # run_server CMD LOG: the server must come up and answer on its port.
 run_server() {
     port=$(echo "$1" | sed -n 's/.*--port \([0-9]*\).*/\1/p')
+    if curl -s -o /dev/null --noproxy '*' "http://127.0.0.1:$port/"; then
+        echo "(something already answers on 127.0.0.1:$port: stop it first)" >"$2"
+        return 1
+    fi
     start_bg "$1" "$2"
     lesson_bg="$lesson_bg $last_bg"
     i=0
@@ -118,7 +123,7 @@ for f in "$@"; do
     lesson=$(basename "$(dirname "$f")")
     [ "$f" = README.md ] && lesson=README
     awk '/^```(sh|bash|shell)[[:space:]]*$/ { inb = 1; next } /^```/ { inb = 0; next } inb' "$f" |
-    sed 's/\(^\|[[:space:]]\)#.*$//; s/^\$ //' | grep -v '^[[:space:]]*$' >"$work/cmds" || true
+    sed 's/\(^\|[[:space:]]\)#.*$//; s/^\$ //; s/[[:space:]]*$//' | grep -v '^[[:space:]]*$' >"$work/cmds" || true
     lesson_bg=""
     k=0
     while IFS= read -r cmd; do
@@ -132,7 +137,8 @@ for f in "$@"; do
             *make\ watch*) run_watch "$run" "$log" ;;
             build/bin/pk-httpd*) run_server "$run" "$log" ;;
             *gdb\ *) printf 'run\nbt\nquit\n' |
-                     timeout -k 10 "$limit" sh -c "$run" >"$log" 2>&1 ;;
+                     timeout -k 10 "$limit" sh -c "$run" >"$log" 2>&1 &&
+                     grep -q '^\[Inferior 1 (process [0-9]*) exited' "$log" ;;
             *) timeout -k 10 "$limit" sh -c "$run" </dev/null >"$log" 2>&1 ;;
         esac
         rc=$?

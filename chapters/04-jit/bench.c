@@ -15,6 +15,7 @@
 #include "native/native.h"
 #include "pk/report.h"
 #include "pk/timing.h"
+#include "programs.h"
 #include "vm.h"
 
 #define SUMSQ_N 100000000LL  /* the n = 10^8 */
@@ -23,68 +24,6 @@
 #define SLOW_RUNS 5          /* interpreters: seconds per run */
 #define FAST_RUNS 11
 #define COMPILE_RUNS 2000    /* jit_compile is microseconds */
-
-static const char sum_squares_src[] =
-    "        push 0\n"
-    "        store 2\n"
-    "loop:   load 1\n"
-    "        load 0\n"
-    "        lt\n"
-    "        jz done\n"
-    "        load 2\n"
-    "        load 1\n"
-    "        dup\n"
-    "        mul\n"
-    "        add\n"
-    "        store 2\n"
-    "        load 1\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 1\n"
-    "        jmp loop\n"
-    "done:   load 2\n"
-    "        ret\n";
-
-static const char primes_src[] =
-    "        push 0\n"
-    "        store 1\n"
-    "        push 2\n"
-    "        store 2\n"
-    "next:   load 2\n"
-    "        load 0\n"
-    "        lt\n"
-    "        jz done\n"
-    "        push 2\n"
-    "        store 3\n"
-    "try:    load 3\n"
-    "        load 3\n"
-    "        mul\n"
-    "        load 2\n"
-    "        push 1\n"
-    "        add\n"
-    "        lt\n"
-    "        jz prime\n"
-    "        load 2\n"
-    "        load 3\n"
-    "        mod\n"
-    "        jz composite\n"
-    "        load 3\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 3\n"
-    "        jmp try\n"
-    "prime:  load 1\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 1\n"
-    "composite:\n"
-    "        load 2\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 2\n"
-    "        jmp next\n"
-    "done:   load 1\n"
-    "        ret\n";
 
 enum how { SWITCH, THREADED, JIT, NATIVE };
 static const char *const how_name[] = {
@@ -190,19 +129,19 @@ int main(void)
         perror("bench: pk_report_open");
         return 1;
     }
-    if (measure(r, "sum of squares below n", sum_squares_src,
+    if (measure(r, "sum of squares below n", vm_src_sum_squares,
                 native_sum_squares, SUMSQ_N, SUMSQ_INSNS) < 0 ||
-        measure(r, "primes below n, trial division", primes_src,
+        measure(r, "primes below n, trial division", vm_src_primes,
                 native_count_primes, PRIMES_N, 0) < 0) {
         pk_report_close(r);
         return 1;
     }
 
     /* What the JIT costs up front: assembling the text is the baseline. */
-    vm_program *p = vm_assemble(sum_squares_src, NULL, 0);
+    vm_program *p = vm_assemble(vm_src_sum_squares, NULL, 0);
     struct compile_job c = {p, 0};
     pk_stats st;
-    if (p != NULL && pk_bench(assemble_once, (void *)sum_squares_src, 100,
+    if (p != NULL && pk_bench(assemble_once, (void *)vm_src_sum_squares, 100,
                               COMPILE_RUNS, &st) == 0)
         pk_report_add(r, "preparing the sum-of-squares program (one call)",
                       "vm_assemble (parse + verify)", p->n, &st);

@@ -15,6 +15,7 @@
 
 #include "jit.h"
 #include "pk_check.h"
+#include "programs.h"
 #include "vm.h"
 
 #define ERRLEN 256
@@ -202,28 +203,7 @@ static const struct vcase jump_cases[] = {
 };
 
 /* ---- the classic programs ------------------------------------------------------------ */
-
-static const char sum_squares_src[] =
-    "; s = sum of i*i for i in range(n), n in slot 0\n"
-    "        push 0\n"
-    "        store 2\n"
-    "loop:   load 1\n"
-    "        load 0\n"
-    "        lt\n"
-    "        jz done\n"
-    "        load 2\n"
-    "        load 1\n"
-    "        dup\n"
-    "        mul\n"
-    "        add\n"
-    "        store 2\n"
-    "        load 1\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 1\n"
-    "        jmp loop\n"
-    "done:   load 2\n"
-    "        ret\n";
+/* sum of squares and primes are in programs.h, shared with the benchmark. */
 
 static const char factorial_src[] =
     "; n! in slot 0 (wraps beyond 20!)\n"
@@ -288,47 +268,6 @@ static const char collatz_src[] =
     "done:   load 1\n"
     "        ret\n";
 
-static const char primes_src[] =
-    "; primes below n (slot 0) by trial division\n"
-    "        push 0\n"
-    "        store 1         ; count\n"
-    "        push 2\n"
-    "        store 2         ; k\n"
-    "next:   load 2\n"
-    "        load 0\n"
-    "        lt\n"
-    "        jz done\n"
-    "        push 2\n"
-    "        store 3         ; d\n"
-    "try:    load 3\n"
-    "        load 3\n"
-    "        mul\n"
-    "        load 2\n"
-    "        push 1\n"
-    "        add\n"
-    "        lt              ; d*d < k+1 ?\n"
-    "        jz prime\n"
-    "        load 2\n"
-    "        load 3\n"
-    "        mod\n"
-    "        jz composite\n"
-    "        load 3\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 3\n"
-    "        jmp try\n"
-    "prime:  load 1\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 1\n"
-    "composite:\n"
-    "        load 2\n"
-    "        push 1\n"
-    "        add\n"
-    "        store 2\n"
-    "        jmp next\n"
-    "done:   load 1\n"
-    "        ret\n";
 
 static int64_t ref_sum_squares(int64_t n)
 {
@@ -399,7 +338,7 @@ static void run_programs(enum engine eng)
     for (size_t i = 0; i < NCASES(ns); i++) {
         char what[64];
         snprintf(what, sizeof what, "sum of squares below %" PRId64, ns[i]);
-        check_program(eng, what, sum_squares_src, &ns[i], 1,
+        check_program(eng, what, vm_src_sum_squares, &ns[i], 1,
                       ref_sum_squares(ns[i]));
     }
     for (int64_t n = 0; n <= 25; n++) {
@@ -420,7 +359,7 @@ static void run_programs(enum engine eng)
     for (size_t i = 0; i < NCASES(ps); i++) {
         char what[64];
         snprintf(what, sizeof what, "primes below %" PRId64, ps[i]);
-        check_program(eng, what, primes_src, &ps[i], 1, ref_primes(ps[i]));
+        check_program(eng, what, vm_src_primes, &ps[i], 1, ref_primes(ps[i]));
     }
 }
 
@@ -937,7 +876,7 @@ START_TEST(test_jit_x86_wx)
     SKIP_UNLESS_X86(ENG_X86);
     struct maps_info before, during;
     read_maps(&before);
-    vm_program *p = assemble_ok(sum_squares_src);
+    vm_program *p = assemble_ok(vm_src_sum_squares);
     jit_fn *f = jit_compile(p, NULL, 0);
     ck_assert_msg(f != NULL, "jit_compile failed: %s", strerror(errno));
     vm_free(p);
@@ -964,7 +903,7 @@ START_TEST(test_jit_x86_free_unmaps)
 {
     SKIP_UNLESS_X86(ENG_X86);
     struct maps_info before, during, after;
-    vm_program *p = assemble_ok(primes_src);
+    vm_program *p = assemble_ok(vm_src_primes);
     read_maps(&before);
     jit_fn *f[8];
     for (int i = 0; i < 8; i++) {

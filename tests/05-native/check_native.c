@@ -364,34 +364,26 @@ START_TEST(test_native_reduce_bad_args)
     double d[4] = {1, 2, 3, 4}, od;
     float f[4] = {1, 2, 3, 4}, of;
     const size_t huge = SIZE_MAX / 2;
-#define EXPECT_EINVAL(call, what)                                          \
-    do {                                                                   \
-        errno = 0;                                                         \
-        int rc_ = (call);                                                  \
-        ck_assert_msg(rc_ == -1 && errno == EINVAL,                        \
-                      "%s: expected -1 with errno EINVAL, got %d (errno "   \
-                      "%d)", what, rc_, errno);                            \
-    } while (0)
-    EXPECT_EINVAL(native_sumsq_f32_scalar(NULL, 4, &of), "sumsq_f32_scalar(NULL, 4)");
-    EXPECT_EINVAL(native_sumsq_f32_multi(NULL, 4, &of), "sumsq_f32_multi(NULL, 4)");
-    EXPECT_EINVAL(native_sumsq_f32_simd(NULL, 4, &of), "sumsq_f32_simd(NULL, 4)");
-    EXPECT_EINVAL(native_sumsq_f64_scalar(NULL, 4, &od), "sumsq_f64_scalar(NULL, 4)");
-    EXPECT_EINVAL(native_sumsq_f64_multi(NULL, 4, &od), "sumsq_f64_multi(NULL, 4)");
-    EXPECT_EINVAL(native_sumsq_f64_simd(NULL, 4, &od), "sumsq_f64_simd(NULL, 4)");
-    EXPECT_EINVAL(native_sumsq_f64_omp(NULL, 4, 2, &od), "sumsq_f64_omp(NULL, 4)");
-    EXPECT_EINVAL(native_sumsq_f64_scalar(d, 4, NULL), "sumsq_f64_scalar(out = NULL)");
-    EXPECT_EINVAL(native_sumsq_f32_simd(f, 4, NULL), "sumsq_f32_simd(out = NULL)");
-    EXPECT_EINVAL(native_sumsq_f64_scalar(d, huge, &od), "sumsq_f64_scalar(n = SIZE_MAX/2)");
-    EXPECT_EINVAL(native_sumsq_f32_multi(f, huge, &of), "sumsq_f32_multi(n = SIZE_MAX/2)");
-    EXPECT_EINVAL(native_sumsq_f64_simd(d, huge, &od), "sumsq_f64_simd(n = SIZE_MAX/2)");
-    EXPECT_EINVAL(native_dot_f32_scalar(f, NULL, 4, &of), "dot_f32_scalar(y = NULL)");
-    EXPECT_EINVAL(native_dot_f32_multi(NULL, f, 4, &of), "dot_f32_multi(x = NULL)");
-    EXPECT_EINVAL(native_dot_f32_simd(f, NULL, 4, &of), "dot_f32_simd(y = NULL)");
-    EXPECT_EINVAL(native_dot_f64_scalar(NULL, d, 4, &od), "dot_f64_scalar(x = NULL)");
-    EXPECT_EINVAL(native_dot_f64_multi(d, NULL, 4, &od), "dot_f64_multi(y = NULL)");
-    EXPECT_EINVAL(native_dot_f64_simd(d, d, 4, NULL), "dot_f64_simd(out = NULL)");
-    EXPECT_EINVAL(native_dot_f64_omp(d, NULL, 4, 1, &od), "dot_f64_omp(y = NULL)");
-    EXPECT_EINVAL(native_dot_f64_simd(d, d, huge, &od), "dot_f64_simd(n = SIZE_MAX/2)");
+    PK_EXPECT_EINVAL(native_sumsq_f32_scalar(NULL, 4, &of), "sumsq_f32_scalar(NULL, 4)");
+    PK_EXPECT_EINVAL(native_sumsq_f32_multi(NULL, 4, &of), "sumsq_f32_multi(NULL, 4)");
+    PK_EXPECT_EINVAL(native_sumsq_f32_simd(NULL, 4, &of), "sumsq_f32_simd(NULL, 4)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_scalar(NULL, 4, &od), "sumsq_f64_scalar(NULL, 4)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_multi(NULL, 4, &od), "sumsq_f64_multi(NULL, 4)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_simd(NULL, 4, &od), "sumsq_f64_simd(NULL, 4)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_omp(NULL, 4, 2, &od), "sumsq_f64_omp(NULL, 4)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_scalar(d, 4, NULL), "sumsq_f64_scalar(out = NULL)");
+    PK_EXPECT_EINVAL(native_sumsq_f32_simd(f, 4, NULL), "sumsq_f32_simd(out = NULL)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_scalar(d, huge, &od), "sumsq_f64_scalar(n = SIZE_MAX/2)");
+    PK_EXPECT_EINVAL(native_sumsq_f32_multi(f, huge, &of), "sumsq_f32_multi(n = SIZE_MAX/2)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_simd(d, huge, &od), "sumsq_f64_simd(n = SIZE_MAX/2)");
+    PK_EXPECT_EINVAL(native_dot_f32_scalar(f, NULL, 4, &of), "dot_f32_scalar(y = NULL)");
+    PK_EXPECT_EINVAL(native_dot_f32_multi(NULL, f, 4, &of), "dot_f32_multi(x = NULL)");
+    PK_EXPECT_EINVAL(native_dot_f32_simd(f, NULL, 4, &of), "dot_f32_simd(y = NULL)");
+    PK_EXPECT_EINVAL(native_dot_f64_scalar(NULL, d, 4, &od), "dot_f64_scalar(x = NULL)");
+    PK_EXPECT_EINVAL(native_dot_f64_multi(d, NULL, 4, &od), "dot_f64_multi(y = NULL)");
+    PK_EXPECT_EINVAL(native_dot_f64_simd(d, d, 4, NULL), "dot_f64_simd(out = NULL)");
+    PK_EXPECT_EINVAL(native_dot_f64_omp(d, NULL, 4, 1, &od), "dot_f64_omp(y = NULL)");
+    PK_EXPECT_EINVAL(native_dot_f64_simd(d, d, huge, &od), "dot_f64_simd(n = SIZE_MAX/2)");
 }
 END_TEST
 
@@ -504,15 +496,15 @@ START_TEST(test_native_stream_bad_args)
     float f[4] = {0};
     double d[4] = {0};
     const size_t huge = SIZE_MAX / 2;
-    EXPECT_EINVAL(native_saxpy(4, 1.0f, NULL, f), "saxpy(x = NULL, n = 4)");
-    EXPECT_EINVAL(native_saxpy(4, 1.0f, f, NULL), "saxpy(y = NULL, n = 4)");
-    EXPECT_EINVAL(native_saxpy(huge, 1.0f, f, f + 2), "saxpy(n = SIZE_MAX/2)");
-    EXPECT_EINVAL(native_triad(NULL, d, d, 1.0, 4), "triad(a = NULL)");
-    EXPECT_EINVAL(native_triad(d, NULL, d, 1.0, 4), "triad(b = NULL)");
-    EXPECT_EINVAL(native_triad(d, d, NULL, 1.0, 4), "triad(c = NULL)");
-    EXPECT_EINVAL(native_triad(d, d, d, 1.0, huge), "triad(n = SIZE_MAX/2)");
-    EXPECT_EINVAL(native_triad_omp(NULL, d, d, 1.0, 4, 2), "triad_omp(a = NULL)");
-    EXPECT_EINVAL(native_triad_omp(d, d, d, 1.0, huge, 2), "triad_omp(n = SIZE_MAX/2)");
+    PK_EXPECT_EINVAL(native_saxpy(4, 1.0f, NULL, f), "saxpy(x = NULL, n = 4)");
+    PK_EXPECT_EINVAL(native_saxpy(4, 1.0f, f, NULL), "saxpy(y = NULL, n = 4)");
+    PK_EXPECT_EINVAL(native_saxpy(huge, 1.0f, f, f + 2), "saxpy(n = SIZE_MAX/2)");
+    PK_EXPECT_EINVAL(native_triad(NULL, d, d, 1.0, 4), "triad(a = NULL)");
+    PK_EXPECT_EINVAL(native_triad(d, NULL, d, 1.0, 4), "triad(b = NULL)");
+    PK_EXPECT_EINVAL(native_triad(d, d, NULL, 1.0, 4), "triad(c = NULL)");
+    PK_EXPECT_EINVAL(native_triad(d, d, d, 1.0, huge), "triad(n = SIZE_MAX/2)");
+    PK_EXPECT_EINVAL(native_triad_omp(NULL, d, d, 1.0, 4, 2), "triad_omp(a = NULL)");
+    PK_EXPECT_EINVAL(native_triad_omp(d, d, d, 1.0, huge, 2), "triad_omp(n = SIZE_MAX/2)");
 }
 END_TEST
 
@@ -593,14 +585,14 @@ END_TEST
 START_TEST(test_native_omp_bad_threads)
 {
     double d[4] = {1, 2, 3, 4}, o, C[4];
-    EXPECT_EINVAL(native_sumsq_f64_omp(d, 4, -1, &o), "sumsq_f64_omp(nthreads = -1)");
-    EXPECT_EINVAL(native_sumsq_f64_omp(d, 4, NATIVE_MAX_THREADS + 1, &o),
+    PK_EXPECT_EINVAL(native_sumsq_f64_omp(d, 4, -1, &o), "sumsq_f64_omp(nthreads = -1)");
+    PK_EXPECT_EINVAL(native_sumsq_f64_omp(d, 4, NATIVE_MAX_THREADS + 1, &o),
                   "sumsq_f64_omp(nthreads = NATIVE_MAX_THREADS + 1)");
-    EXPECT_EINVAL(native_dot_f64_omp(d, d, 4, -5, &o), "dot_f64_omp(nthreads = -5)");
-    EXPECT_EINVAL(native_triad_omp(C, d, d, 1.0, 4, -1), "triad_omp(nthreads = -1)");
-    EXPECT_EINVAL(native_triad_omp(C, d, d, 1.0, 4, 100000), "triad_omp(nthreads = 100000)");
-    EXPECT_EINVAL(native_matmul_omp(2, d, d, C, -1), "matmul_omp(nthreads = -1)");
-    EXPECT_EINVAL(native_matmul_omp(2, d, d, C, 1 << 20), "matmul_omp(nthreads = 2^20)");
+    PK_EXPECT_EINVAL(native_dot_f64_omp(d, d, 4, -5, &o), "dot_f64_omp(nthreads = -5)");
+    PK_EXPECT_EINVAL(native_triad_omp(C, d, d, 1.0, 4, -1), "triad_omp(nthreads = -1)");
+    PK_EXPECT_EINVAL(native_triad_omp(C, d, d, 1.0, 4, 100000), "triad_omp(nthreads = 100000)");
+    PK_EXPECT_EINVAL(native_matmul_omp(2, d, d, C, -1), "matmul_omp(nthreads = -1)");
+    PK_EXPECT_EINVAL(native_matmul_omp(2, d, d, C, 1 << 20), "matmul_omp(nthreads = 2^20)");
 }
 END_TEST
 
@@ -737,15 +729,15 @@ START_TEST(test_native_matmul_bad_args)
     for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
         char what[96];
         snprintf(what, sizeof what, "matmul_%s(n = 3, A = NULL)", names[f]);
-        EXPECT_EINVAL(fns[f](3, NULL, m, C), what);
+        PK_EXPECT_EINVAL(fns[f](3, NULL, m, C), what);
         snprintf(what, sizeof what, "matmul_%s(n = 3, B = NULL)", names[f]);
-        EXPECT_EINVAL(fns[f](3, m, NULL, C), what);
+        PK_EXPECT_EINVAL(fns[f](3, m, NULL, C), what);
         snprintf(what, sizeof what, "matmul_%s(n = 3, C = NULL)", names[f]);
-        EXPECT_EINVAL(fns[f](3, m, m, NULL), what);
+        PK_EXPECT_EINVAL(fns[f](3, m, m, NULL), what);
         snprintf(what, sizeof what, "matmul_%s(n = SIZE_MAX/2): n*n overflows", names[f]);
-        EXPECT_EINVAL(fns[f](SIZE_MAX / 2, m, m, C), what);
+        PK_EXPECT_EINVAL(fns[f](SIZE_MAX / 2, m, m, C), what);
         snprintf(what, sizeof what, "matmul_%s(n = 2^32): n*n*8 overflows", names[f]);
-        EXPECT_EINVAL(fns[f]((size_t)1 << 32, m, m, C), what);
+        PK_EXPECT_EINVAL(fns[f]((size_t)1 << 32, m, m, C), what);
     }
 }
 END_TEST
@@ -757,11 +749,11 @@ START_TEST(test_native_matmul_aliasing)
     double m[2 * 9], A[4] = {1, 2, 3, 4}, C[4];
     for (size_t i = 0; i < 18; i++)
         m[i] = (double)i;
-    EXPECT_EINVAL(native_matmul_ijk(3, m, m + 9, m), "matmul_ijk(C == A)");
-    EXPECT_EINVAL(native_matmul_ikj(3, m, m + 9, m + 9), "matmul_ikj(C == B)");
-    EXPECT_EINVAL(native_matmul_tiled(3, m, m + 9, m + 4), "matmul_tiled(C overlaps A's tail)");
-    EXPECT_EINVAL(native_matmul_simd(3, m + 9, m + 3, m), "matmul_simd(C overlaps B's head)");
-    EXPECT_EINVAL(native_matmul_omp(3, m + 9, m, m + 2, 2), "matmul_omp(C overlaps A)");
+    PK_EXPECT_EINVAL(native_matmul_ijk(3, m, m + 9, m), "matmul_ijk(C == A)");
+    PK_EXPECT_EINVAL(native_matmul_ikj(3, m, m + 9, m + 9), "matmul_ikj(C == B)");
+    PK_EXPECT_EINVAL(native_matmul_tiled(3, m, m + 9, m + 4), "matmul_tiled(C overlaps A's tail)");
+    PK_EXPECT_EINVAL(native_matmul_simd(3, m + 9, m + 3, m), "matmul_simd(C overlaps B's head)");
+    PK_EXPECT_EINVAL(native_matmul_omp(3, m + 9, m, m + 2, 2), "matmul_omp(C overlaps A)");
     /* A * A = {{7, 10}, {15, 22}} */
     ck_assert_int_eq(native_matmul_simd(2, A, A, C), 0);
     ck_assert_msg(C[0] == 7 && C[1] == 10 && C[2] == 15 && C[3] == 22,

@@ -408,15 +408,6 @@ END_TEST
 
 /* ---- bad arguments ---- */
 
-#define EXPECT_EINVAL(call, what)                                           \
-    do {                                                                    \
-        errno = 0;                                                          \
-        int rc_ = (call);                                                   \
-        ck_assert_msg(rc_ == -1 && errno == EINVAL,                         \
-                      "%s: expected -1 with errno EINVAL, got %d (errno "   \
-                      "%d: %s)", (what), rc_, errno, strerror(errno));      \
-    } while (0)
-
 /* Checks shared by every driver: NULL fn, NULL arrays, absurd n. The small
  * arrays are never read: a driver must refuse before it starts. */
 static void check_common_bad_args(mode m)
@@ -426,17 +417,17 @@ static void check_common_bad_args(mode m)
     char what[128];
 
     snprintf(what, sizeof what, "%s with fn NULL", mode_name[m]);
-    EXPECT_EINVAL(run_mode(m, in, 4, out, NULL, 2, 0), what);
+    PK_EXPECT_EINVAL(run_mode(m, in, 4, out, NULL, 2, 0), what);
     snprintf(what, sizeof what, "%s with in NULL and n = 4", mode_name[m]);
-    EXPECT_EINVAL(run_mode(m, NULL, 4, out, capstone_item_literal, 2, 0), what);
+    PK_EXPECT_EINVAL(run_mode(m, NULL, 4, out, capstone_item_literal, 2, 0), what);
     snprintf(what, sizeof what, "%s with out NULL and n = 4", mode_name[m]);
-    EXPECT_EINVAL(run_mode(m, in, 4, NULL, capstone_item_literal, 2, 0), what);
+    PK_EXPECT_EINVAL(run_mode(m, in, 4, NULL, capstone_item_literal, 2, 0), what);
     snprintf(what, sizeof what, "%s with n = SIZE_MAX", mode_name[m]);
-    EXPECT_EINVAL(run_mode(m, in, SIZE_MAX, out, capstone_item_literal, 2, 0),
+    PK_EXPECT_EINVAL(run_mode(m, in, SIZE_MAX, out, capstone_item_literal, 2, 0),
                   what);
     snprintf(what, sizeof what, "%s with n = CAPSTONE_MAX_ITEMS + 1",
              mode_name[m]);
-    EXPECT_EINVAL(run_mode(m, in, CAPSTONE_MAX_ITEMS + 1, out,
+    PK_EXPECT_EINVAL(run_mode(m, in, CAPSTONE_MAX_ITEMS + 1, out,
                            capstone_item_literal, 2, 0), what);
 }
 
@@ -451,7 +442,7 @@ START_TEST(test_capstone_tpool_bad_args)
     check_common_bad_args(TPOOL);
     capstone_item in[1] = {{1, 2}};
     uint64_t out[1];
-    EXPECT_EINVAL(capstone_run_tpool(NULL, in, 1, out, capstone_item_literal,
+    PK_EXPECT_EINVAL(capstone_run_tpool(NULL, in, 1, out, capstone_item_literal,
                                      0), "capstone_run_tpool with pool NULL");
 }
 END_TEST
@@ -461,10 +452,10 @@ START_TEST(test_capstone_ppool_bad_args)
     check_common_bad_args(PPOOL);
     capstone_item in[1] = {{1, 2}};
     uint64_t out[1];
-    EXPECT_EINVAL(capstone_run_ppool(CAPSTONE_MAX_WORKERS + 1, in, 1, out,
+    PK_EXPECT_EINVAL(capstone_run_ppool(CAPSTONE_MAX_WORKERS + 1, in, 1, out,
                                      capstone_item_literal, 0),
                   "capstone_run_ppool with 4097 processes");
-    EXPECT_EINVAL(capstone_run_ppool(SIZE_MAX, in, 1, out,
+    PK_EXPECT_EINVAL(capstone_run_ppool(SIZE_MAX, in, 1, out,
                                      capstone_item_literal, 0),
                   "capstone_run_ppool with SIZE_MAX processes");
 }
@@ -475,10 +466,10 @@ START_TEST(test_capstone_omp_bad_args)
     check_common_bad_args(OMP);
     capstone_item in[1] = {{1, 2}};
     uint64_t out[1];
-    EXPECT_EINVAL(capstone_run_omp(CAPSTONE_MAX_WORKERS + 1, in, 1, out,
+    PK_EXPECT_EINVAL(capstone_run_omp(CAPSTONE_MAX_WORKERS + 1, in, 1, out,
                                    capstone_item_literal, 0),
                   "capstone_run_omp with 4097 threads");
-    EXPECT_EINVAL(capstone_run_omp(SIZE_MAX, in, 1, out,
+    PK_EXPECT_EINVAL(capstone_run_omp(SIZE_MAX, in, 1, out,
                                    capstone_item_literal, 0),
                   "capstone_run_omp with SIZE_MAX threads");
 }
@@ -488,9 +479,9 @@ START_TEST(test_capstone_verify_bad_args)
 {
     uint64_t a[2] = {1, 2};
     size_t where;
-    EXPECT_EINVAL(capstone_verify(NULL, a, 2, &where),
+    PK_EXPECT_EINVAL(capstone_verify(NULL, a, 2, &where),
                   "capstone_verify with want NULL and n = 2");
-    EXPECT_EINVAL(capstone_verify(a, NULL, 2, &where),
+    PK_EXPECT_EINVAL(capstone_verify(a, NULL, 2, &where),
                   "capstone_verify with got NULL and n = 2");
 }
 END_TEST

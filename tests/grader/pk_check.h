@@ -28,6 +28,8 @@
 #define PK_CHECK_H
 
 #include <check.h>
+#include <errno.h>
+#include <string.h>
 
 /** Seconds a test may run before Check (or the grader) stops it. */
 #define PK_TEST_TIMEOUT 10.0
@@ -79,5 +81,20 @@ void pk_test_add_ungraded_timeout(Suite *s, const TTest *t, double timeout_s);
  *         PK_BIN_DIR to build/bin.
  */
 const char *pk_fixture_path(const char *name);
+
+/**
+ * @brief Assert that @p call (an int-returning call) fails the course's way
+ *        for a bad argument: returns -1 and sets errno to EINVAL.
+ * @param call the call, evaluated once with errno cleared first.
+ * @param what a description for the failure message, e.g. the call's text.
+ */
+#define PK_EXPECT_EINVAL(call, what)                                        \
+    do {                                                                    \
+        errno = 0;                                                          \
+        int pk_rc_ = (call);                                                \
+        ck_assert_msg(pk_rc_ == -1 && errno == EINVAL,                      \
+                      "%s: expected -1 with errno EINVAL, got %d (errno "   \
+                      "%d: %s)", (what), pk_rc_, errno, strerror(errno));   \
+    } while (0)
 
 #endif /* PK_CHECK_H */
