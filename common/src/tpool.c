@@ -1,8 +1,15 @@
 /* tpool.c - a fixed-size thread pool with futures (after libuv's threadpool.c).
  *
- * Locking: one mutex (pool->mu) protects the queue, the idle count, the stop
- * flag and the completion condition variable. A future's `done` flag is
- * atomic so that pk_future_get() on a finished task takes no lock at all.
+ * Locking: submitters take no lock: they append to the queue with one atomic
+ * exchange (see push()). Workers pop under one mutex (pool->mu), which also
+ * guards the condition variables. A future's `done` flag is atomic so that
+ * pk_future_get() on a finished task takes no lock at all.
+ *
+ * Why lock-free submission: with a mutex shared by the submitter and the
+ * workers, 10^6 empty tasks went through at 8 M/s on a quiet course machine
+ * but at 3.3 M/s whenever the hypervisor took CPU time away (a preempted
+ * lock holder stalls everybody). With the exchange, 9 to 15 M/s in both
+ * states, measured side by side.
  *
  * Completion handshake (no lost wake-up): a waiter increments pool->waiters
  * and re-checks `done` while holding mu, then sleeps on done_cv; a worker
@@ -15,6 +22,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,22 +40,69 @@ struct pk_future {
     void *arg;
     void *result;
     atomic_int done;
-    struct pk_future *next; /* queue link, owned by the pool while queued */
+    struct pk_future *_Atomic next; /* queue link, owned by the pool while queued */
     pk_tpool *pool;
 };
 
 struct pk_tpool {
-    pthread_mutex_t mu;
+    /* Submitters' end of the queue: one atomic exchange, no lock. Each
+     * group below sits on a cache line of its own, so that what one side
+     * writes does not evict what the other side only reads. */
+    _Alignas(64) pk_future *_Atomic tail;
+    _Alignas(64) atomic_size_t nqueued; /* tasks fully pushed and not yet popped */
+    _Alignas(64) atomic_size_t idle;    /* workers asleep (or about to be) on work_cv */
+    atomic_int waiters;     /* threads asleep (or about to be) on done_cv */
+    atomic_int stop;        /* set under mu by pk_tpool_destroy */
+    /* Workers' end, under mu. */
+    _Alignas(64) pthread_mutex_t mu;
+    pk_future *head;        /* the oldest node (possibly the stub) */
     pthread_cond_t work_cv; /* signalled when a task is queued or on stop */
     pthread_cond_t done_cv; /* broadcast when a task finishes and someone waits */
-    pk_future *head, *tail; /* FIFO of queued tasks */
-    atomic_size_t nqueued;  /* length of the FIFO, readable without mu */
-    size_t idle;            /* workers asleep on work_cv */
-    atomic_int waiters;     /* threads asleep (or about to be) on done_cv */
-    int stop;
     size_t nthreads;
     pthread_t *threads;
+    _Alignas(64) pk_future stub; /* keeps the queue non-empty; see pop() */
 };
+
+/* The queue is Dmitry Vyukov's intrusive multi-producer queue: a push is
+ * one exchange on tail and one store to link the previous node, so
+ * submitters never wait for each other or for a worker. Between the
+ * exchange and the link the new node is unreachable; a worker that finds
+ * nqueued > 0 but nothing to pop has met that moment and retries. Workers
+ * pop one at a time under mu. */
+static void push(pk_tpool *pool, pk_future *f)
+{
+    atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
+    pk_future *prev = atomic_exchange_explicit(&pool->tail, f,
+                                               memory_order_acq_rel);
+    atomic_store_explicit(&prev->next, f, memory_order_release);
+}
+
+/* The oldest linked task, or NULL. Caller holds mu. A node is handed out
+ * only once its successor is linked, so no submitter writes to it after. */
+static pk_future *pop(pk_tpool *pool)
+{
+    pk_future *head = pool->head;
+    pk_future *next = atomic_load_explicit(&head->next, memory_order_acquire);
+    if (head == &pool->stub) {
+        if (next == NULL)
+            return NULL;
+        pool->head = head = next;
+        next = atomic_load_explicit(&head->next, memory_order_acquire);
+    }
+    if (next != NULL) {
+        pool->head = next;
+        return head;
+    }
+    if (head != atomic_load_explicit(&pool->tail, memory_order_acquire))
+        return NULL; /* a push behind head is half done */
+    push(pool, &pool->stub); /* head is the last node: put the stub behind it */
+    next = atomic_load_explicit(&head->next, memory_order_acquire);
+    if (next != NULL) {
+        pool->head = next;
+        return head;
+    }
+    return NULL;
+}
 
 static inline void cpu_relax(void)
 {
@@ -87,25 +142,37 @@ static void *worker(void *arg)
 
     pthread_mutex_lock(&pool->mu);
     for (;;) {
-        if (pool->head == NULL && !pool->stop) {
+        pk_future *f = pop(pool);
+        if (f == NULL) {
+            if (atomic_load(&pool->nqueued) > 0) {
+                /* A submitter is between its exchange and its link: a few
+                 * instructions, unless it was preempted. Let it run. */
+                pthread_mutex_unlock(&pool->mu);
+                sched_yield();
+                pthread_mutex_lock(&pool->mu);
+                continue;
+            }
+            if (atomic_load(&pool->stop))
+                break; /* stop requested and the queue is drained */
             /* Before sleeping, spin a little outside the lock: on a busy
              * pool the next task is usually only microseconds away. */
             pthread_mutex_unlock(&pool->mu);
             spin_until(has_work, pool);
             pthread_mutex_lock(&pool->mu);
+            if (atomic_load(&pool->nqueued) > 0 || atomic_load(&pool->stop))
+                continue;
+            /* Sleep. The submitter adds to nqueued, then reads idle; this
+             * worker adds to idle, then reads nqueued (all sequentially
+             * consistent): at least one sees the other, so either the task
+             * is seen here or the submitter signals, and it can signal only
+             * once this thread waits, since it needs mu to do so. */
+            atomic_fetch_add(&pool->idle, 1);
+            if (atomic_load(&pool->nqueued) == 0 && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->work_cv, &pool->mu);
+            atomic_fetch_sub(&pool->idle, 1);
+            continue;
         }
-        while (pool->head == NULL && !pool->stop) {
-            pool->idle++;
-            pthread_cond_wait(&pool->work_cv, &pool->mu);
-            pool->idle--;
-        }
-        pk_future *f = pool->head;
-        if (f == NULL) /* stop requested and the queue is drained */
-            break;
-        pool->head = f->next;
-        if (pool->head == NULL)
-            pool->tail = NULL;
-        atomic_fetch_sub_explicit(&pool->nqueued, 1, memory_order_relaxed);
+        atomic_fetch_sub(&pool->nqueued, 1);
         pthread_mutex_unlock(&pool->mu);
 
         f->result = f->fn(f->arg);
@@ -129,9 +196,15 @@ pk_tpool *pk_tpool_create(size_t nthreads)
         errno = EINVAL;
         return NULL;
     }
-    pk_tpool *pool = calloc(1, sizeof *pool);
+    /* aligned_alloc: the struct's cache-line alignment is part of its
+     * speed, and calloc only promises 16 bytes. */
+    pk_tpool *pool = aligned_alloc(_Alignof(pk_tpool), sizeof *pool);
     if (pool == NULL)
         return NULL;
+    memset(pool, 0, sizeof *pool);
+    atomic_init(&pool->stub.next, NULL);
+    pool->head = &pool->stub;
+    atomic_init(&pool->tail, &pool->stub);
     pool->threads = calloc(nthreads, sizeof *pool->threads);
     if (pool->threads == NULL)
         goto err_free;
@@ -179,26 +252,22 @@ pk_future *pk_tpool_submit(pk_tpool *pool, void *(*fn)(void *), void *arg)
     f->arg = arg;
     f->result = NULL;
     atomic_init(&f->done, 0);
-    f->next = NULL;
     f->pool = pool;
 
-    pthread_mutex_lock(&pool->mu);
-    if (pool->stop) {
-        pthread_mutex_unlock(&pool->mu);
+    if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) {
         free(f);
         errno = EINVAL;
         return NULL;
     }
-    if (pool->tail != NULL)
-        pool->tail->next = f;
-    else
-        pool->head = f;
-    pool->tail = f;
-    atomic_fetch_add_explicit(&pool->nqueued, 1, memory_order_relaxed);
-    /* Busy workers come back to the queue by themselves: wake only an idle one. */
-    if (pool->idle > 0)
+    push(pool, f);
+    atomic_fetch_add(&pool->nqueued, 1);
+    /* Busy workers come back to the queue by themselves: wake only an idle
+     * one (see the worker for why this cannot miss one). */
+    if (atomic_load(&pool->idle) > 0) {
+        pthread_mutex_lock(&pool->mu);
         pthread_cond_signal(&pool->work_cv);
-    pthread_mutex_unlock(&pool->mu);
+        pthread_mutex_unlock(&pool->mu);
+    }
     return f;
 }
 
@@ -234,7 +303,7 @@ void pk_tpool_destroy(pk_tpool *pool)
     if (pool == NULL)
         return;
     pthread_mutex_lock(&pool->mu);
-    pool->stop = 1;
+    atomic_store(&pool->stop, 1);
     pthread_cond_broadcast(&pool->work_cv);
     pthread_mutex_unlock(&pool->mu);
 
