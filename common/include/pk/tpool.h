@@ -14,10 +14,13 @@
  *     pk_tpool_destroy(pool);                         // runs the queue, joins
  * @endcode
  *
- * Design (after libuv's threadpool.c): one mutex protects a FIFO queue of
- * tasks; workers sleep on a condition variable in a `while` loop; the
- * submitter signals only when a worker is idle. Unlike Python there is no
- * GIL, so CPU-bound tasks run truly in parallel.
+ * Design (after libuv's threadpool.c): a FIFO queue of tasks; workers pop
+ * under a mutex and sleep on a condition variable in a `while` loop; the
+ * submitter signals only when a worker is idle. Submitting takes no lock:
+ * the queue is Dmitry Vyukov's intrusive multi-producer queue, one atomic
+ * exchange per task, so a submitter never waits for a worker that was
+ * preempted holding the mutex. Unlike Python there is no GIL, so CPU-bound
+ * tasks run truly in parallel.
  *
  * Thread safety: every function may be called from any thread, except that
  * pk_tpool_destroy() must not race with submits to the same pool, and a
