@@ -27,6 +27,7 @@
 #define CPU_ITEMS 8000         /* CPU-bound items */
 #define CPU_WORK 50000         /* pk_cpu_task(n) per CPU-bound item, ~40 us */
 #define BENCH_RUNS 1000000     /* pk_bench runs for its own overhead */
+#define CEILING_TRIAL_S 0.05   /* seconds of busy work per ceiling trial */
 
 static pk_tpool *pool;
 static int64_t *in, *out;
@@ -213,24 +214,55 @@ int main(void)
     }
     for (size_t i = 0; i < CPU_ITEMS; i++)
         in[i] = CPU_WORK + (int64_t)(i % 7);
-    /* Interleaved rounds: this machine's speed drifts with its neighbours. */
+    /* Interleaved rounds: this machine's speed drifts with its neighbours,
+     * within a run by a factor of two at times. Each round times the three
+     * variants back to back and takes one short ceiling trial; besides the
+     * medians of each column, the figures that count are the per-round
+     * ratios (each parallel run against the sequential run beside it) and
+     * their medians. */
     const char *b = "CPU-bound map: 8000 x pk_cpu_task(50000), interleaved rounds";
     void (*const fns[])(void *) = {cpu_seq, cpu_tmap, cpu_pmap};
-    pk_stats cpu[3];
-    double ceiling = pk_parallel_ceiling(2, 0.1);
-    pk_bench_many(fns, NULL, 3, 1, 2 * RUNS + 1, cpu);
-    double ceiling2 = pk_parallel_ceiling(2, 0.1);
+    enum { NV = 3, ROUNDS = 2 * RUNS + 1 };
+    double t[NV][ROUNDS], ratio[2][ROUNDS], ceil_r[ROUNDS], eff[2][ROUNDS];
+    for (size_t round = 0; round < ROUNDS + 1; round++) {
+        double tr[NV];
+        for (size_t v = 0; v < NV; v++) {
+            uint64_t t0 = pk_now_ns();
+            fns[v](NULL);
+            tr[v] = (double)(pk_now_ns() - t0) * 1e-9;
+        }
+        if (round == 0)
+            continue; /* warm-up */
+        size_t k = round - 1;
+        ceil_r[k] = pk_parallel_ceiling(2, CEILING_TRIAL_S);
+        for (size_t v = 0; v < NV; v++)
+            t[v][k] = tr[v];
+        for (size_t v = 0; v < 2; v++) {
+            ratio[v][k] = tr[0] / tr[v + 1];
+            eff[v][k] = ratio[v][k] / ceil_r[k];
+        }
+    }
+    pk_stats cpu[NV], rs[2], cs, es[2];
+    for (size_t v = 0; v < NV; v++)
+        pk_stats_from(t[v], ROUNDS, &cpu[v]);
+    for (size_t v = 0; v < 2; v++) {
+        pk_stats_from(ratio[v], ROUNDS, &rs[v]);
+        pk_stats_from(eff[v], ROUNDS, &es[v]);
+    }
+    pk_stats_from(ceil_r, ROUNDS, &cs);
     pk_report_add(r, b, "sequential loop", CPU_ITEMS, &cpu[0]);
     pk_report_add(r, b, "pk_tpool_map, 2 workers + caller", CPU_ITEMS, &cpu[1]);
-    double t_speed = pk_report_last_speedup(r);
     pk_report_add(r, b, "pk_ppool_map, 2 processes", CPU_ITEMS, &cpu[2]);
-    double p_speed = pk_report_last_speedup(r);
-    pk_report_note(r, "ceiling measured before and after: %.2fx and %.2fx",
-                   ceiling, ceiling2);
-    ceiling = ceiling > ceiling2 ? ceiling : ceiling2;
-    pk_report_note(r, "two-process ceiling of this machine: %.2fx; efficiency "
-                   "thread map %.0f%%, process map %.0f%% (target >= 1.9x)",
-                   ceiling, 100 * t_speed / ceiling, 100 * p_speed / ceiling);
+    pk_report_note(r, "paired per round (%d rounds): speedup over the "
+                   "sequential run beside it, median (min-max): thread map "
+                   "%.2fx (%.2f-%.2f), process map %.2fx (%.2f-%.2f) "
+                   "(target >= 1.9x)", ROUNDS, rs[0].median, rs[0].min,
+                   rs[0].max, rs[1].median, rs[1].min, rs[1].max);
+    pk_report_note(r, "two-process ceiling, one trial per round: median "
+                   "%.2fx (%.2f-%.2f); efficiency (speedup / ceiling, per "
+                   "round) median: thread map %.0f%%, process map %.0f%%",
+                   cs.median, cs.min, cs.max, 100 * es[0].median,
+                   100 * es[1].median);
 
     /* What pk_bench adds to every sample: the time it reports for a
      * function that does nothing (two clock reads and a call). */
