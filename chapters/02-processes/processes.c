@@ -15,60 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pipe_io.h"
 #include "pk/todo.h"
 
 #define CHUNKS_PER_WORKER 8   /* automatic chunking: work units per worker */
 #define CACHE_LINE 64         /* keep the counter and each slot apart */
 #define CHILD_WRITE_FAILED 125 /* exit status of a child whose pipe broke */
-
-/* ======================================================================
- * Provided helpers (plumbing, not the lesson): use them freely. They are
- * marked unused only so that the untouched skeleton compiles without
- * warnings; the attribute does no harm once you call them.
- * ====================================================================== */
-
-#define PROVIDED __attribute__((unused))
-
-/* Write all len bytes, however the kernel splits them. 0 or -1. */
-PROVIDED static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Read until EOF; keep the first cap bytes in buf and count all of them.
- * Returns the byte count, or -1 on a read error. */
-PROVIDED static ssize_t read_until_eof(int fd, void *buf, size_t cap)
-{
-    char *p = buf, sink[4096];
-    size_t got = 0;
-
-    for (;;) {
-        /* Past cap, read into a scratch buffer just to see the EOF. */
-        void *dst = got < cap ? p + got : sink;
-        size_t room = got < cap ? cap - got : sizeof sink;
-        ssize_t r = read(fd, dst, room);
-        if (r == 0)
-            return (ssize_t)got;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        got += (size_t)r;
-    }
-}
 
 /* ======================================================================
  * Exercise 1: one process per task
@@ -88,9 +40,9 @@ int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
 {
     (void)in, (void)n, (void)in_size, (void)out, (void)out_size, (void)fn,
         (void)ctx, (void)max_running, (void)status;
-    PK_TODO("per task: pipe(), fork(); the child runs fn, write_all()s its "
+    PK_TODO("per task: pipe(), fork(); the child runs fn, proc_write_all()s its "
             "result and _exit(0)s; the parent closes the write end, later "
-            "read_until_eof()s and waitpid()s; keep at most max_running "
+            "proc_read_until_eof()s and waitpid()s; keep at most max_running "
             "children, finishing the oldest first");
     return -1;
 }

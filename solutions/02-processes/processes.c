@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pipe_io.h"
+
 #define CHUNKS_PER_WORKER 8   /* automatic chunking: work units per worker */
 #define CACHE_LINE 64         /* keep the counter and each slot apart */
 #define CHILD_WRITE_FAILED 125 /* exit status of a child whose pipe broke */
@@ -38,47 +40,6 @@ static int reap_child(pid_t pid, proc_status *st)
         }
     }
     return proc_decode_status(wstatus, st);
-}
-
-/* Write all len bytes, however the kernel splits them. 0 or -1. */
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Read until EOF; keep the first cap bytes in buf and count all of them.
- * Returns the byte count, or -1 on a read error. */
-static ssize_t read_until_eof(int fd, void *buf, size_t cap)
-{
-    char *p = buf, sink[4096];
-    size_t got = 0;
-
-    for (;;) {
-        /* Past cap, read into a scratch buffer just to see the EOF. */
-        void *dst = got < cap ? p + got : sink;
-        size_t room = got < cap ? cap - got : sizeof sink;
-        ssize_t r = read(fd, dst, room);
-        if (r == 0)
-            return (ssize_t)got;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        got += (size_t)r;
-    }
 }
 
 /* ======================================================================
@@ -127,7 +88,7 @@ static void run_task_child(const char *in, size_t in_size, char *out,
     char *slot = out + i * out_size; /* copy-on-write: the parent's stays */
 
     fn(in + i * in_size, slot, ctx);
-    _exit(write_all(fd, slot, out_size) == 0 ? 0 : CHILD_WRITE_FAILED);
+    _exit(proc_write_all(fd, slot, out_size) == 0 ? 0 : CHILD_WRITE_FAILED);
 }
 
 /* Collect one task: read its result until EOF (the child closed the pipe by
@@ -136,7 +97,7 @@ static int finish_task(const running_task *t, char *out, size_t out_size,
                        proc_status *status)
 {
     proc_status st = {PROC_NOT_RUN, 0, 0};
-    ssize_t got = read_until_eof(t->fd, out + t->index * out_size, out_size);
+    ssize_t got = proc_read_until_eof(t->fd, out + t->index * out_size, out_size);
 
     close(t->fd);
     reap_child(t->pid, &st);
