@@ -10,7 +10,7 @@
 # A command passes when it exits with status 0 within its time limit; its
 # output goes to build/lesson-check/, and the tail is shown on failure.
 #
-# Four kinds of command cannot simply be run and waited for; each is still
+# Five kinds of command cannot simply be run and waited for; each is still
 # run as written, and checked for what it is meant to do:
 #   /path/to/...     a placeholder for the reader's own folder: replaced by a
 #                    real one made here (a copy of chapters/, which is what a
@@ -89,6 +89,7 @@ run_watch() {
     start_bg "$1" "$2"
     w=$last_bg
     ok=0
+    file="(no file: the first table never came)"
     if wait_for "$2" '^watching chapters/' 1 600; then
         file=$(ls chapters/"$ch"/*.c | head -n 1)
         : >>"$file" # opened and closed for writing: a save, same content

@@ -136,8 +136,7 @@ void *pk_ppool_alloc(size_t bytes)
     char *p = (char *)huge_round((uintptr_t)raw);
     if (p > raw)
         munmap(raw, (size_t)(p - raw));
-    if (raw + HUGE_PAGE > p)
-        munmap(p + len, (size_t)(raw + HUGE_PAGE - p));
+    munmap(p + len, (size_t)(raw + HUGE_PAGE - p)); /* p - raw < HUGE_PAGE */
     /* A hint: with THP set to "never" the pages stay 4 KiB, and that is
      * only slower. */
     (void)madvise(p, len, MADV_HUGEPAGE);
