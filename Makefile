@@ -22,7 +22,10 @@ CH         ?=
 WERROR  := $(if $(PK_WERROR),-Werror)
 PK_CFLAGS  = -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread $(OPT) $(SAN) $(CFLAGS)
 PK_LDFLAGS = -pthread $(SAN) $(LDFLAGS)
-PK_INC     := -Icommon/include -Itests/grader -Itests/fixtures
+# libpk's headers: the only include path of libpk, the chapters and the
+# benchmarks. Test programs add the grader's headers (TEST_INC).
+PK_INC     := -Icommon/include
+TEST_INC   := -Itests/grader
 # Recursively expanded: pkg-config runs when a recipe needs it, which is after
 # `deps` has installed Check on a fresh machine.
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
@@ -37,33 +40,44 @@ endif
 SELECTED := $(if $(CH),$(CH),$(CHAPTERS))
 
 # ---- Per-chapter settings --------------------------------------------------
-# chapters/NN-topic/chapter.mk may set, with the chapter's name as prefix:
+# Every chapter has chapters/NN-topic/chapter.mk. Its variables carry the
+# chapter's name as prefix and are all recursively expanded (`=`):
+#   NN-topic_EXERCISES     (required) the .c files in chapters/NN-topic that
+#                          the student writes; solutions/NN-topic has each
 #   NN-topic_PROVIDED      .c files in chapters/NN-topic that are complete,
 #                          not exercises (compiled into every build)
 #   NN-topic_CFLAGS        extra flags for its tests and benchmark
-#   NN-topic_LDLIBS        extra libraries for its tests and benchmark
+#   NN-topic_LDLIBS        extra system libraries for its tests and benchmark
+#   NN-topic_LIBS          libraries this Makefile builds that its tests and
+#                          benchmark link, e.g. $(LIBHTTPD)
 #   NN-topic_BENCH_CFLAGS  extra flags for bench.c only
 #   NN-topic_BENCH_LDLIBS  extra libraries for the benchmark only
 #   NN-topic_BENCH_OBJS    extra objects for the benchmark (with their rules)
 #   NN-topic_NO_TSAN       non-empty: skip the chapter under TSan (say why)
+# Everything that only the benchmark or the performance tests build (a
+# baseline loop, a workload, a Python script) lives in chapters/NN-topic/bench/.
+LIBPK      := $(BUILD)/lib/libpk.a
+LIBHTTPD   := $(BUILD)/lib/libpkhttpd.a
 -include $(wildcard chapters/*/chapter.mk)
 
-# Exercise files: the chapter's .c files other than bench.c and provided ones.
-exercises = $(filter-out bench.c $($(1)_PROVIDED),$(notdir $(wildcard chapters/$(1)/*.c)))
+exercises = $($(1)_EXERCISES)
+$(foreach c,$(CHAPTERS),$(if $(wildcard chapters/$(c)/chapter.mk),,$(error chapters/$(c)/chapter.mk is missing: every chapter names its exercises there (see docs/pages/authoring.md))))
+$(foreach c,$(CHAPTERS),$(if $(strip $(call exercises,$(c))),,$(error chapters/$(c)/chapter.mk: $(c)_EXERCISES is empty)))
+$(foreach c,$(CHAPTERS),$(foreach f,$(call exercises,$(c)),$(if $(wildcard chapters/$(c)/$(f)),,$(error $(c)_EXERCISES names $(f), which is not in chapters/$(c)))))
 provided  = $(addprefix chapters/$(1)/,$($(1)_PROVIDED))
 tests_of  = $(wildcard tests/$(1)/*.c)
 headers   = $(wildcard chapters/$(1)/*.h)
 # A submission's file if it has one, else the skeleton's.
 sub_file  = $(if $(and $(SUBMISSION),$(wildcard $(SUBMISSION)/$(1)/$(2))),$(SUBMISSION)/$(1)/$(2),chapters/$(1)/$(2))
 
-# ---- libpk, fixtures, grader -------------------------------------------------
+# ---- libpk, the HTTP server, the grader --------------------------------------
+# common/src/*.c is libpk; common/httpd/ the loopback HTTP server (a library
+# for chapter 03's tests and benchmark, and the programs pk-httpd and
+# pk-serve, the docs check's file server).
 LIBPK_SRCS := $(wildcard common/src/*.c)
 LIBPK_OBJS := $(patsubst common/src/%.c,$(BUILD)/obj/common/%.o,$(LIBPK_SRCS))
-LIBPK      := $(BUILD)/lib/libpk.a
-FIX_SRCS   := $(wildcard tests/fixtures/*.c)
-FIX_OBJS   := $(patsubst tests/fixtures/%.c,$(BUILD)/obj/fixtures/%.o,$(FIX_SRCS))
-LIBFIX     := $(if $(FIX_SRCS),$(BUILD)/lib/libpkfix.a)
-FIX_BINS   := $(patsubst tests/fixtures/bin/%.c,$(BUILD)/bin/%,$(wildcard tests/fixtures/bin/*.c))
+HTTPD_OBJS := $(BUILD)/obj/httpd/pk_httpd.o
+TOOL_BINS  := $(BUILD)/bin/pk-httpd $(BUILD)/bin/pk-serve
 HARNESS    := $(BUILD)/obj/grader/check_main.o
 GRADER     := $(BUILD)/bin/pk-grade
 BIN_DIR    := $(abspath $(BUILD)/bin)
@@ -104,21 +118,25 @@ $(LIBPK): $(LIBPK_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/obj/fixtures/%.o: tests/fixtures/%.c $(wildcard tests/fixtures/*.h) | deps
+$(BUILD)/obj/httpd/%.o: common/httpd/%.c common/httpd/pk_httpd.h | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(PK_INC) -c $< -o $@
+	$(CC) $(PK_CFLAGS) -c $< -o $@
 
-$(BUILD)/lib/libpkfix.a: $(FIX_OBJS)
+$(LIBHTTPD): $(HTTPD_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/%: tests/fixtures/bin/%.c $(LIBFIX) $(LIBPK)
+$(BUILD)/bin/pk-httpd: common/httpd/pk-httpd.c $(LIBHTTPD)
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(PK_INC) $< -o $@ $(PK_LDFLAGS) $(LIBFIX) $(LIBPK) -lm
+	$(CC) $(PK_CFLAGS) -Icommon/httpd $< -o $@ $(PK_LDFLAGS) $(LIBHTTPD)
+
+$(BUILD)/bin/pk-serve: common/httpd/pk-serve.c
+	@mkdir -p $(@D)
+	$(CC) $(PK_CFLAGS) $< -o $@ $(PK_LDFLAGS)
 
 $(HARNESS): tests/grader/check_main.c tests/grader/pk_check.h | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -c $< -o $@
+	$(CC) $(PK_CFLAGS) $(TEST_INC) $(CHECK_CFLAGS) -c $< -o $@
 
 # The grader never links student code, and is built without sanitizers.
 $(GRADER): tests/grader/grade.c | deps
@@ -132,21 +150,21 @@ chapter_mk = $(wildcard chapters/$(1)/chapter.mk)
 
 define test_prog
 $(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(call chapter_mk,$(2)) \
-        $(call headers,$(2)) $(HARNESS) $(LIBFIX) $(LIBPK) tests/grader/pk_check.h | deps
+        $(call headers,$(2)) $(HARNESS) $($(2)_LIBS) $(LIBPK) tests/grader/pk_check.h | deps
 	@mkdir -p $$(@D)
-	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
+	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) $(TEST_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
 	    -o $$@ $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(HARNESS) \
-	    $(LIBFIX) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm
+	    $($(2)_LIBS) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm
 endef
 $(foreach c,$(CHAPTERS),$(eval $(call test_prog,sol,$(c),$(addprefix solutions/$(c)/,$(call exercises,$(c))))))
 $(foreach c,$(CHAPTERS),$(eval $(call test_prog,skel,$(c),$(addprefix chapters/$(c)/,$(call exercises,$(c))))))
 $(foreach c,$(CHAPTERS),$(eval $(call test_prog,grade,$(c),$(foreach f,$(call exercises,$(c)),$(call sub_file,$(c),$(f))))))
 
 # libpk's own tests.
-$(BUILD)/sol/common/check: $(wildcard tests/common/*.c) $(HARNESS) $(LIBFIX) $(LIBPK) | deps
+$(BUILD)/sol/common/check: $(wildcard tests/common/*.c) $(HARNESS) $(LIBPK) | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -o $@ $(wildcard tests/common/*.c) \
-	    $(HARNESS) $(LIBFIX) $(LIBPK) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
+	$(CC) $(PK_CFLAGS) $(PK_INC) $(TEST_INC) $(CHECK_CFLAGS) -o $@ $(wildcard tests/common/*.c) \
+	    $(HARNESS) $(LIBPK) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
 
 # The grader's own tests: a suite that misbehaves on purpose, and the suite
 # that grades it and checks the scores.
@@ -156,13 +174,13 @@ $(BUILD)/sol/common/check: $(wildcard tests/common/*.c) $(HARNESS) $(LIBFIX) $(L
 $(BUILD)/bin/pk-grade-selftest-bad: tests/grader/selftest/bad_suite.c tests/grader/check_main.c \
         tests/grader/pk_check.h | deps
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread -O2 -g $(PK_INC) $(CHECK_CFLAGS) \
+	$(CC) -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread -O2 -g $(TEST_INC) $(CHECK_CFLAGS) \
 	    -o $@ tests/grader/selftest/bad_suite.c tests/grader/check_main.c -pthread $(CHECK_LIBS) -lm
 
 $(BUILD)/sol/grader/check: tests/grader/selftest/check_grader.c $(HARNESS) $(GRADER) \
         $(BUILD)/bin/pk-grade-selftest-bad | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(PK_INC) $(CHECK_CFLAGS) -o $@ $< $(HARNESS) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
+	$(CC) $(PK_CFLAGS) $(TEST_INC) $(CHECK_CFLAGS) -o $@ $< $(HARNESS) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
 
 # ---- make test ---------------------------------------------------------------
 # The student handout has no solutions/: there `make test` checks libpk and
@@ -181,9 +199,9 @@ TSAN_SKIPPED := $(foreach c,$(SELECTED),$(if $($(c)_NO_TSAN),$(c)))
 TEST_PROGS := $(filter-out $(foreach c,$(TSAN_SKIPPED),$(BUILD)/$(TEST_VARIANT)/$(c)/check),$(TEST_PROGS))
 endif
 
-all: $(LIBPK) $(GRADER) $(FIX_BINS) $(TEST_PROGS)
+all: $(LIBPK) $(GRADER) $(TOOL_BINS) $(TEST_PROGS)
 
-test: $(TEST_PROGS) $(FIX_BINS) | deps
+test: $(TEST_PROGS) $(TOOL_BINS) | deps
 	@if [ ! -d solutions ] && [ -z "$(MINE)" ]; then \
 	    echo "This is the student handout: it has no reference solutions, so 'make test'"; \
 	    echo "checks libpk and the grader only. Run 'make grade' to grade your own work."; fi
@@ -213,10 +231,10 @@ define grade_recipe
 	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs $(1) $$args
 endef
 
-grade: $(GRADER) $(FIX_BINS) | deps
+grade: $(GRADER) $(TOOL_BINS) | deps
 	$(call grade_recipe,)
 
-hint: $(GRADER) $(FIX_BINS) | deps
+hint: $(GRADER) $(TOOL_BINS) | deps
 	$(call grade_recipe,--hint)
 
 watch: | deps
@@ -238,18 +256,18 @@ gradescope: | deps
 gradescope-check: gradescope
 	@scripts/gradescope/check.sh "$(abspath $(BUILD))/dist/autograder.zip"
 
-check-skeletons: $(GRADER) $(FIX_BINS) $(foreach c,$(SELECTED),$(BUILD)/skel/$(c)/check) | deps
+check-skeletons: $(GRADER) $(TOOL_BINS) $(foreach c,$(SELECTED),$(BUILD)/skel/$(c)/check) | deps
 	@PK_BIN_DIR=$(BIN_DIR) $(GRADER) --skeleton-check --logs $(BUILD)/skel/logs \
 	    $(foreach c,$(SELECTED),$(c)=$(BUILD)/skel/$(c)/check)
 
 # ---- make bench ------------------------------------------------------------------
 define bench_prog
 $(BUILD)/bench/$(1)/bench: chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \
-        $(call provided,$(1)) $(call headers,$(1)) $(call chapter_mk,$(1)) $($(1)_BENCH_OBJS) $(LIBFIX) $(LIBPK) | deps
+        $(call provided,$(1)) $(call headers,$(1)) $(call chapter_mk,$(1)) $($(1)_BENCH_OBJS) $($(1)_LIBS) $(LIBPK) | deps
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(1)_CFLAGS) $$($(1)_BENCH_CFLAGS) $(PK_INC) -Ichapters/$(1) -o $$@ \
 	    chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \
-	    $(call provided,$(1)) $($(1)_BENCH_OBJS) $(LIBFIX) $(LIBPK) $$(PK_LDFLAGS) \
+	    $(call provided,$(1)) $($(1)_BENCH_OBJS) $($(1)_LIBS) $(LIBPK) $$(PK_LDFLAGS) \
 	    $$($(1)_LDLIBS) $$($(1)_BENCH_LDLIBS) -lm
 endef
 $(foreach c,$(CHAPTERS),$(if $(wildcard chapters/$(c)/bench.c),$(eval $(call bench_prog,$(c)))))
@@ -266,7 +284,7 @@ bench-libpk: $(BUILD)/bench/libpk/bench
 	PK_BENCH_CSV=$(BUILD)/bench/libpk.csv $(BUILD)/bench/libpk/bench
 
 BENCHES := $(foreach c,$(SELECTED),$(if $(wildcard chapters/$(c)/bench.c),$(c)))
-bench: $(if $(CH),,bench-libpk) $(foreach c,$(BENCHES),$(BUILD)/bench/$(c)/bench) $(FIX_BINS) | deps
+bench: $(if $(CH),,bench-libpk) $(foreach c,$(BENCHES),$(BUILD)/bench/$(c)/bench) $(TOOL_BINS) | deps
 	@set -e; for c in $(BENCHES); do \
 	    PK_BIN_DIR=$(BIN_DIR) PK_BENCH_CSV=$(BUILD)/bench/$$c.csv $(BUILD)/bench/$$c/bench; \
 	done
@@ -320,7 +338,7 @@ sanitize: | deps
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	$(MAKE) --no-print-directory test BUILD=$(BUILD)/tsan SAN_KIND=tsan SAN="-fsanitize=thread"
 
-valgrind: $(TEST_PROGS) $(FIX_BINS) | deps
+valgrind: $(TEST_PROGS) $(TOOL_BINS) | deps
 	@PK_BIN_DIR=$(BIN_DIR) PK_VALGRIND=1 scripts/run-tests.sh $(BUILD)/logs-valgrind $(TEST_PROGS)
 
 # The whole suite RUNS times with both cores kept busy: no flaky test.

@@ -1,10 +1,16 @@
-# chapter.mk - 00-warmup builds the solution's loop twice more for its
-# benchmark: at -O0, and at -O2 without the vectoriser, with every public
-# name given a suffix so the three copies can live in one program.
-W00_DIR  := $(BUILD)/bench/00-warmup
+# chapter.mk - chapter 00's build settings (see docs/pages/authoring.md).
+
+# The exercise files: the student writes these; solutions/00-warmup has the
+# reference version of each.
+00-warmup_EXERCISES = warmup.c
+
+# The benchmark builds the loop twice more: at -O0, and at -O2 without the
+# vectoriser, with every public name given a suffix so the three copies can
+# live in one program.
+W00_DIR  = $(BUILD)/bench/00-warmup
 W00_SYMS  = $(foreach f,warmup_sum_squares warmup_sum_squares_closed warmup_median warmup_measure,-D$(f)=$(f)_$(1))
 
-00-warmup_BENCH_OBJS := $(W00_DIR)/warmup_O0.o $(W00_DIR)/warmup_novec.o
+00-warmup_BENCH_OBJS = $(W00_DIR)/warmup_O0.o $(W00_DIR)/warmup_novec.o
 
 $(W00_DIR)/warmup_O0.o: solutions/00-warmup/warmup.c chapters/00-warmup/warmup.h | deps
 	@mkdir -p $(@D)

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "pk_httpd.h"
 #include "pk/report.h"
 #include "pk/timing.h"
 
@@ -45,55 +45,7 @@ static int failures; /* counted over every run; printed at the end */
 
 /* ---- the server, as a child process ------------------------------------ */
 
-static pid_t server_pid;
-
-/* Start build/bin/pk-httpd --port 0 and read the port it prints. */
-static int start_server(unsigned *port)
-{
-    const char *dir = getenv("PK_BIN_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/pk-httpd", dir && *dir ? dir : "build/bin");
-    int out[2];
-    if (pipe(out) != 0)
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    char *argv[] = {path, "--port", "0", NULL};
-    int err = posix_spawn(&server_pid, path, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(out[1]);
-    if (err != 0) {
-        close(out[0]);
-        fprintf(stderr, "bench: cannot start %s: %s\n", path, strerror(err));
-        return -1;
-    }
-    char line[128] = "";
-    size_t len = 0;
-    while (len < sizeof line - 1 && strchr(line, '\n') == NULL) {
-        ssize_t r = read(out[0], line + len, sizeof line - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        line[len] = '\0';
-    }
-    close(out[0]);
-    char *colon = strrchr(line, ':');
-    if (colon == NULL || (*port = (unsigned)atoi(colon + 1)) == 0) {
-        fprintf(stderr, "bench: pk-httpd said \"%s\"\n", line);
-        return -1;
-    }
-    return 0;
-}
-
-static void stop_server(void)
-{
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
-}
+static pk_httpd_proc server; /* build/bin/pk-httpd, see pk_httpd_spawn() */
 
 /* ---- the variants -------------------------------------------------------- */
 
@@ -251,13 +203,15 @@ static double measure(pk_report *r, const char *bench, const char *variant,
 
 int main(void)
 {
-    unsigned port;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "bench: curl_global_init failed\n");
         return 1;
     }
-    if (start_server(&port) != 0)
+    if (pk_httpd_spawn(&server) != 0) {
+        perror("bench: starting build/bin/pk-httpd");
         return 1;
+    }
+    unsigned port = server.port;
     for (size_t i = 0; i < N_REQUESTS; i++) {
         snprintf(urls_buf[i], URL_MAX, "http://127.0.0.1:%u/bytes/%d", port, BODY_BYTES);
         urls[i] = urls_buf[i];
@@ -270,7 +224,7 @@ int main(void)
     pk_report *r = pk_report_open("03-async");
     if (r == NULL) {
         perror("bench: pk_report_open");
-        stop_server();
+        pk_httpd_proc_stop(&server);
         return 1;
     }
 
@@ -334,6 +288,6 @@ int main(void)
     if (failures)
         pk_report_note(r, "WARNING: %d requests failed during the runs", failures);
     pk_report_close(r);
-    stop_server();
+    pk_httpd_proc_stop(&server);
     return failures ? 1 : 0;
 }

@@ -2,7 +2,7 @@
  *
  * The switch interpreter, the computed-goto interpreter, the JIT, and the
  * same loop written in C and compiled by the C compiler with -O2
- * -fno-tree-vectorize (native/native.c). Two programs: the sum of squares
+ * -fno-tree-vectorize (bench/cloop.c). Two programs: the sum of squares
  * below 10^8 (the Python chapter's CPU task: cheap instructions, dispatch
  * cost dominates) and a prime count by trial division (every inner step
  * is a 64-bit division, which costs the same everywhere). Then the JIT's
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "jit.h"
-#include "native/native.h"
+#include "bench/cloop.h"
 #include "pk/report.h"
 #include "pk/timing.h"
 #include "programs.h"
@@ -130,9 +130,9 @@ int main(void)
         return 1;
     }
     if (measure(r, "sum of squares below n", vm_src_sum_squares,
-                native_sum_squares, SUMSQ_N, SUMSQ_INSNS) < 0 ||
+                cloop_sum_squares, SUMSQ_N, SUMSQ_INSNS) < 0 ||
         measure(r, "primes below n, trial division", vm_src_primes,
-                native_count_primes, PRIMES_N, 0) < 0) {
+                cloop_count_primes, PRIMES_N, 0) < 0) {
         pk_report_close(r);
         return 1;
     }

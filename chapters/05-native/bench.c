@@ -3,7 +3,7 @@
  * ladder at n = 1024 with OpenBLAS's dgemm as the line to beat.
  *
  * Built against the solution by `make bench CH=05-native`. The baseline of
- * the reduction tables (novec_*) comes from baseline/novec.c, compiled at -O2
+ * the reduction tables (novec_*) comes from bench/novec.c, compiled at -O2
  * with the vectoriser off (see chapter.mk). Variants of one table run in
  * interleaved rounds (pk_bench_many) so that a change in the machine's speed
  * hits them all alike. */
@@ -18,7 +18,7 @@
 #include "pk/report.h"
 #include "pk/timing.h"
 
-/* baseline/novec.c, compiled three ways (see chapter.mk) */
+/* bench/novec.c, compiled three ways (see chapter.mk) */
 float novec_sumsq_f32(const float *x, size_t n);
 double novec_sumsq_f64(const double *x, size_t n);
 double novec_dot_f64(const double *x, const double *y, size_t n);

@@ -1,5 +1,5 @@
 /* bench.c - chapter 06 benchmark: what each profiler costs, and whether the
- * sampler sees what perf sees, on the workload of tools/hotspots.c.
+ * sampler sees what perf sees, on the workload of bench/hotspots.c.
  *
  *   bench                 the tables (make bench CH=06-profiling)
  *   bench --compute N     only run the compute kernels N units (for perf)
@@ -19,7 +19,7 @@
 #include "pk/report.h"
 #include "pk/timing.h"
 #include "profiler.h"
-#include "tools/hotspots.h"
+#include "bench/hotspots.h"
 
 #define NI PK_NO_INSTRUMENT
 

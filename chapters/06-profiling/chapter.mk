@@ -1,6 +1,9 @@
-# chapter.mk - build settings of chapter 06 (see the Makefile's "Per-chapter
-# settings").
-#
+# chapter.mk - chapter 06's build settings (see docs/pages/authoring.md).
+
+# The exercise files: the student writes these; solutions/06-profiling has
+# the reference version of each.
+06-profiling_EXERCISES = profiler.c
+
 # -finstrument-functions: every function of the tests and the benchmark
 #   calls __cyg_profile_func_enter/exit, the instrumenting profiler's hooks.
 #   The profiler (profiler.c, symbols.c) marks each of its own functions
@@ -9,15 +12,15 @@
 #   frame-pointer chain.
 # -rdynamic: puts the program's functions in the dynamic symbol table, so
 #   dladdr() can name them when addr2line is missing.
-06-profiling_PROVIDED := symbols.c
-06-profiling_CFLAGS   := -finstrument-functions -fno-omit-frame-pointer
-06-profiling_LDLIBS   := -rdynamic
+06-profiling_PROVIDED = symbols.c
+06-profiling_CFLAGS   = -finstrument-functions -fno-omit-frame-pointer
+06-profiling_LDLIBS   = -rdynamic
 
-# The benchmark links the workload of tools/hotspots.c twice: plain (the
+# The benchmark links the workload of bench/hotspots.c twice: plain (the
 # baseline) and with -finstrument-functions, under the name prefixes plain_
-# and instr_ (see tools/hotspots.h).
-06-profiling_HOT := chapters/06-profiling/tools/hotspots.c chapters/06-profiling/tools/hotspots.h
-06-profiling_BENCH_OBJS := $(BUILD)/bench/06-profiling/hot_plain.o \
+# and instr_ (see bench/hotspots.h).
+06-profiling_HOT = chapters/06-profiling/bench/hotspots.c chapters/06-profiling/bench/hotspots.h
+06-profiling_BENCH_OBJS = $(BUILD)/bench/06-profiling/hot_plain.o \
                            $(BUILD)/bench/06-profiling/hot_instr.o
 
 $(BUILD)/bench/06-profiling/hot_plain.o: $(06-profiling_HOT)

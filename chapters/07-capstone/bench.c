@@ -1,7 +1,7 @@
 /* bench.c - chapter 07 benchmark: the Python chapter's 10^6-item job run
  * sequentially, on pk_tpool_map, on pk_ppool_map and with OpenMP; the
  * literal formula the compiler folds; the job's serial part (Amdahl); and
- * the Python version, run by chapters/07-capstone/python/capstone.py when
+ * the Python version, run by chapters/07-capstone/bench/capstone.py when
  * python3 is on the PATH (PK_PYTHON=/path/to/python picks another
  * interpreter; PK_BENCH_NO_PYTHON=1 skips Python, e.g. when profiling the C
  * part with perf).
@@ -29,7 +29,7 @@
 #define PY_N 50000        /* Python items: sequential and chunksize 1000 */
 #define PY_N_SLOW 5000    /* Python items: chunksize 1, threads, mixed */
 #define PY_RUNS 3         /* Python timed runs per variant */
-#define PY_SCRIPT_REL "python/capstone.py" /* next to this file */
+#define PY_SCRIPT_REL "bench/capstone.py" /* next to this file */
 
 /* ---- one measured job ---- */
 
@@ -218,7 +218,7 @@ static size_t run_python(pk_report *r, py_result *res, size_t max,
                        &x->checksum) == 7)
                 got++;
         } else if (strncmp(line, "PYTHON ", 7) == 0) {
-            pk_report_note(r, "python %s, running python/capstone.py",
+            pk_report_note(r, "python %s, running bench/capstone.py",
                            line + 7);
         } else if (strncmp(line, "BUG ", 4) == 0) {
             pk_report_note(r, "the seed's local function on a process pool: "

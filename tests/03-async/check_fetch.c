@@ -1,5 +1,5 @@
 /* check_fetch.c - graded tests for chapter 03 (fetch.h), and ungraded tests
- * of the loopback test server (tests/fixtures/pk_httpd.h) they run against.
+ * of the loopback test server (common/httpd/pk_httpd.h) they run against.
  *
  * Every test starts its own server on 127.0.0.1, port 0 (the kernel picks
  * a free one), and stops it at the end, so the server's counters belong to
@@ -857,41 +857,19 @@ END_TEST
 
 START_TEST(test_httpd_program)
 {
-    /* build/bin/pk-httpd --port 0: prints its port, serves, stops on SIGTERM. */
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        execl(pk_fixture_path("pk-httpd"), "pk-httpd", "--port", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[128] = "";
-    size_t len = 0;
-    while (len < sizeof line - 1 && !strchr(line, '\n')) {
-        ssize_t r = read(out[0], line + len, sizeof line - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        line[len] = '\0';
-    }
-    close(out[0]);
-    char *colon = strrchr(line, ':');
-    ck_assert_msg(colon != NULL, "pk-httpd (%s) printed \"%s\"",
-                  pk_fixture_path("pk-httpd"), line);
-    int fd = connect_to((unsigned)atoi(colon + 1));
+    /* build/bin/pk-httpd --port 0: prints its port, serves, stops on SIGTERM;
+     * pk_httpd_spawn() reads the port it prints. */
+    pk_httpd_proc p;
+    ck_assert_msg(pk_httpd_spawn(&p) == 0, "pk_httpd_spawn: %s", strerror(errno));
+    ck_assert_uint_gt(p.port, 0);
+    int fd = connect_to(p.port);
     char body[32];
     ck_assert_int_eq(get(fd, "/bytes/5", body, sizeof body), 200);
     ck_assert_str_eq(body, "abcde");
     close(fd);
-    kill(pid, SIGTERM);
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "pk-httpd exit status %d", st);
+    int st = pk_httpd_proc_stop(&p);
+    ck_assert_msg(st == 0, "pk-httpd should exit cleanly on SIGTERM; wait status %d", st);
+    ck_assert_int_eq(pk_httpd_proc_stop(&p), -1); /* already stopped */
 }
 END_TEST
 

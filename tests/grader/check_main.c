@@ -75,7 +75,7 @@ void pk_test_add_ungraded_timeout(Suite *s, const TTest *t, double timeout_s)
     add(s, t, 0, timeout_s, "", 0);
 }
 
-const char *pk_fixture_path(const char *name)
+const char *pk_bin_path(const char *name)
 {
     static char path[1024];
     const char *dir = getenv("PK_BIN_DIR");

@@ -75,12 +75,12 @@ void pk_test_add_ungraded(Suite *s, const TTest *t);
 void pk_test_add_ungraded_timeout(Suite *s, const TTest *t, double timeout_s);
 
 /**
- * @brief Path of a program built from tests/fixtures/bin (e.g. "pk-httpd").
+ * @brief Path of a program the build puts in build/bin (e.g. "pk-grade").
  * @param name the program's name.
  * @return a static buffer with the path: $PK_BIN_DIR/name, where make sets
  *         PK_BIN_DIR to build/bin.
  */
-const char *pk_fixture_path(const char *name);
+const char *pk_bin_path(const char *name);
 
 /**
  * @brief Assert that @p call (an int-returning call) fails the course's way

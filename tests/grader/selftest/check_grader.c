@@ -16,9 +16,9 @@ static void grade_bad_suite(void)
     char dir[] = "/tmp/pk-grader-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char cmd[4096], path[256], grader[1024], bad[1024];
-    /* pk_fixture_path returns a static buffer: copy each result. */
-    snprintf(grader, sizeof grader, "%s", pk_fixture_path("pk-grade"));
-    snprintf(bad, sizeof bad, "%s", pk_fixture_path("pk-grade-selftest-bad"));
+    /* pk_bin_path returns a static buffer: copy each result. */
+    snprintf(grader, sizeof grader, "%s", pk_bin_path("pk-grade"));
+    snprintf(bad, sizeof bad, "%s", pk_bin_path("pk-grade-selftest-bad"));
     snprintf(path, sizeof path, "%s/results.json", dir);
     snprintf(cmd, sizeof cmd,
              "NO_COLOR=1 PK_GRADE_MEM_MB=512 '%s' --json '%s' --logs '%s/logs' bad='%s' >'%s/out.txt' 2>&1",

@@ -2,7 +2,7 @@
  * @file hotspots.h
  * @brief The workload every profiler of chapter 06 looks at.
  *
- * tools/hotspots.c is one small program with a known profile: three compute
+ * bench/hotspots.c is one small program with a known profile: three compute
  * kernels whose work is in the ratio 6 : 3 : 1, a call-heavy loop of tiny
  * functions, and an allocation phase with a peak and one leak. The lesson
  * runs gprof, perf, callgrind and massif on it as a program of its own;

@@ -1,9 +1,9 @@
-/* native.c - the benchmark programs written directly in C. Built with
+/* cloop.c - the benchmark programs written directly in C. Built with
  * -O2 -fno-tree-vectorize by chapter.mk: the scalar loop a compiler makes,
  * which is what a simple JIT competes with. */
-#include "native.h"
+#include "cloop.h"
 
-int64_t native_sum_squares(int64_t n)
+int64_t cloop_sum_squares(int64_t n)
 {
     uint64_t s = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -16,7 +16,7 @@ int64_t native_sum_squares(int64_t n)
     return (int64_t)s;
 }
 
-int64_t native_count_primes(int64_t n)
+int64_t cloop_count_primes(int64_t n)
 {
     /* Exactly the bytecode program's algorithm: every d from 2 while
      * d*d < k+1, so both do the same number of divisions. */

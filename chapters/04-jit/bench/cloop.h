@@ -1,10 +1,10 @@
 /**
- * @file native.h
+ * @file cloop.h
  * @brief Chapter 04 benchmark: the loops of the benchmark programs written
  *        in C, compiled with -O2 -fno-tree-vectorize (see chapter.mk).
  */
-#ifndef NATIVE_H
-#define NATIVE_H
+#ifndef JIT_CLOOP_H
+#define JIT_CLOOP_H
 
 #include <stdint.h>
 
@@ -13,7 +13,7 @@
  * @param n one past the last term.
  * @return the same value as the sum-of-squares bytecode program.
  */
-int64_t native_sum_squares(int64_t n);
+int64_t cloop_sum_squares(int64_t n);
 
 /**
  * @brief Number of primes below n by trial division (every divisor d from
@@ -21,6 +21,6 @@ int64_t native_sum_squares(int64_t n);
  * @param n upper bound (exclusive).
  * @return the count.
  */
-int64_t native_count_primes(int64_t n);
+int64_t cloop_count_primes(int64_t n);
 
-#endif /* NATIVE_H */
+#endif /* JIT_CLOOP_H */
