@@ -18,10 +18,11 @@
 
 #include "pk/report.h"
 #include "pk/timing.h"
-#include "profiler.h"
+#include "alloctrack.h"
+#include "flame.h"
+#include "instrument.h"
+#include "sampler.h"
 #include "bench/hotspots.h"
-
-#define NI PK_NO_INSTRUMENT
 
 HOT_DECLARE(plain_);
 HOT_DECLARE(instr_);
@@ -39,11 +40,25 @@ static const char *const kernels[NKERNELS] = {"hot_mix", "hot_scan", "hot_tail"}
 
 /* ---- workloads ------------------------------------------------------------- */
 
-NI static void run_plain_calls(void *ctx) { (void)ctx; pk_consume_u64(plain_hot_calls(CALLS_N)); }
-NI static void run_instr_calls(void *ctx) { (void)ctx; pk_consume_u64(instr_hot_calls(CALLS_N)); }
-NI static void run_compute(void *ctx) { (void)ctx; pk_consume_u64(plain_hot_compute(COMPUTE_UNITS)); }
+PK_NO_INSTRUMENT static void run_plain_calls(void *ctx)
+{
+    (void)ctx;
+    pk_consume_u64(plain_hot_calls(CALLS_N));
+}
 
-NI static void run_malloc(void *ctx)
+PK_NO_INSTRUMENT static void run_instr_calls(void *ctx)
+{
+    (void)ctx;
+    pk_consume_u64(instr_hot_calls(CALLS_N));
+}
+
+PK_NO_INSTRUMENT static void run_compute(void *ctx)
+{
+    (void)ctx;
+    pk_consume_u64(plain_hot_compute(COMPUTE_UNITS));
+}
+
+PK_NO_INSTRUMENT static void run_malloc(void *ctx)
 {
     (void)ctx;
     for (unsigned i = 0; i < ALLOC_N; i++) {
@@ -53,7 +68,7 @@ NI static void run_malloc(void *ctx)
     }
 }
 
-NI static void run_at_malloc(void *ctx)
+PK_NO_INSTRUMENT static void run_at_malloc(void *ctx)
 {
     (void)ctx;
     for (unsigned i = 0; i < ALLOC_N; i++) {
@@ -63,7 +78,7 @@ NI static void run_at_malloc(void *ctx)
     }
 }
 
-NI static void die(const char *what)
+PK_NO_INSTRUMENT static void die(const char *what)
 {
     fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
     exit(1);
@@ -75,7 +90,7 @@ NI static void die(const char *what)
  * group counter updated on the scheduler tick, and a run timed with it
  * looks up to a tick (4 ms) shorter than it was, the difference showing up
  * in the next run. Measured here: 2 % "faster" with the sampler on. */
-NI static double cpu_seconds(void)
+PK_NO_INSTRUMENT static double cpu_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -100,7 +115,7 @@ typedef struct variant {
     pk_stats st;
 } variant;
 
-NI static void measure(variant *v, int nv)
+PK_NO_INSTRUMENT static void measure(variant *v, int nv)
 {
     for (int i = 0; i < nv; i++) /* warm-up: page faults, caches */
         v[i].run(NULL);
@@ -124,10 +139,14 @@ NI static void measure(variant *v, int nv)
 
 /* ---- 1. the instrumenting profiler ---------------------------------------- */
 
-NI static void prof_on(void) { if (prof_start() != 0) die("prof_start"); }
-NI static void prof_off(void) { prof_stop(); }
+PK_NO_INSTRUMENT static void prof_on(void)
+{
+    if (prof_start() != 0)
+        die("prof_start");
+}
+PK_NO_INSTRUMENT static void prof_off(void) { prof_stop(); }
 
-NI static void bench_instrumenting(pk_report *r)
+PK_NO_INSTRUMENT static void bench_instrumenting(pk_report *r)
 {
     const char *name = "instrumenting: hot_calls, 2e6 calls (CPU time)";
     variant v[] = {
@@ -165,24 +184,24 @@ static size_t sampled;        /* samples taken in the runs of one variant */
 static double sampled_cpu;    /* and the CPU seconds they covered */
 static double sample_t0;
 
-NI static void samp_on(unsigned hz)
+PK_NO_INSTRUMENT static void samp_on(unsigned hz)
 {
     if (samp_start(hz) != 0)
         die("samp_start");
     sample_t0 = cpu_seconds();
 }
 
-NI static void samp_off(void)
+PK_NO_INSTRUMENT static void samp_off(void)
 {
     sampled_cpu += cpu_seconds() - sample_t0;
     samp_stop();
     sampled += samp_count();
 }
 
-NI static void samp_on_100(void) { samp_on(100); }
-NI static void samp_on_1000(void) { samp_on(1000); }
+PK_NO_INSTRUMENT static void samp_on_100(void) { samp_on(100); }
+PK_NO_INSTRUMENT static void samp_on_1000(void) { samp_on(1000); }
 
-NI static void bench_sampling(pk_report *r)
+PK_NO_INSTRUMENT static void bench_sampling(pk_report *r)
 {
     const char *name = "sampling: hot_compute, 40 units (CPU time)";
     variant v[] = {
@@ -240,7 +259,7 @@ NI static void bench_sampling(pk_report *r)
 
 /* The samples as folded stacks and a flame graph, next to the CSV file:
  * build/bench/06-profiling.folded and 06-profiling-flame.svg. */
-NI static void write_flame_graph(void)
+PK_NO_INSTRUMENT static void write_flame_graph(void)
 {
     const char *csv = getenv("PK_BENCH_CSV");
     char dir[512] = ".", folded[600], svg[600];
@@ -263,7 +282,7 @@ NI static void write_flame_graph(void)
 }
 
 /* Shares of the three kernels in our sampler's flat profile. */
-NI static int our_profile(double share[NKERNELS], size_t *total)
+PK_NO_INSTRUMENT static int our_profile(double share[NKERNELS], size_t *total)
 {
     samp_row rows[32];
     size_t n = 0;
@@ -289,7 +308,7 @@ NI static int our_profile(double share[NKERNELS], size_t *total)
 
 /* The same run under `perf record -e cpu-clock`: this very program with
  * --compute, so the code is byte for byte the same. */
-NI static int perf_profile(double share[NKERNELS], size_t *total)
+PK_NO_INSTRUMENT static int perf_profile(double share[NKERNELS], size_t *total)
 {
     char exe[1024], data[] = "/tmp/pk-perf-XXXXXX", cmd[3072];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -337,7 +356,7 @@ NI static int perf_profile(double share[NKERNELS], size_t *total)
     return 0;
 }
 
-NI static void bench_against_perf(pk_report *r)
+PK_NO_INSTRUMENT static void bench_against_perf(pk_report *r)
 {
     double ours[NKERNELS], perf[NKERNELS];
     size_t n_ours = 0, n_perf = 0;
@@ -380,10 +399,14 @@ NI static void bench_against_perf(pk_report *r)
 
 /* ---- 4. the allocation tracker ------------------------------------------------- */
 
-NI static void at_on(void) { if (at_start() != 0) die("at_start"); }
-NI static void at_off(void) { at_stop(); }
+PK_NO_INSTRUMENT static void at_on(void)
+{
+    if (at_start() != 0)
+        die("at_start");
+}
+PK_NO_INSTRUMENT static void at_off(void) { at_stop(); }
 
-NI static void bench_alloc(pk_report *r)
+PK_NO_INSTRUMENT static void bench_alloc(pk_report *r)
 {
     const char *name = "allocation tracker: 2e5 malloc/free pairs (CPU time)";
     variant v[] = {
@@ -399,7 +422,7 @@ NI static void bench_alloc(pk_report *r)
                    (v[1].st.median - v[0].st.median) / ALLOC_N * 1e9);
 }
 
-NI int main(int argc, char **argv)
+PK_NO_INSTRUMENT int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--compute") == 0) {
         pk_consume_u64(plain_hot_compute((unsigned)atoi(argv[2])));

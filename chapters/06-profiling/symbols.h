@@ -25,15 +25,7 @@
 
 #include <stddef.h>
 
-/**
- * @brief Keep a function out of `-finstrument-functions`.
- *
- * This chapter compiles its tests and benchmark with
- * `-finstrument-functions`, so that the workloads call the profiler's hooks.
- * The profiler's own code (and this module) must not call them: every
- * function in it carries this attribute, which gcc and clang both honour.
- */
-#define PK_NO_INSTRUMENT __attribute__((no_instrument_function))
+#include "noinstr.h"
 
 /** Longest function name kept (longer names are cut). */
 #define SYM_NAME_MAX 128

@@ -1,4 +1,5 @@
-/* check_profiler.c - graded tests for chapter 06 (profiler.h).
+/* check_profiler.c - graded tests for chapter 06 (instrument.h, sampler.h,
+ * alloctrack.h, flame.h) and the provided symbols.h.
  *
  * This file is compiled with -finstrument-functions (chapter.mk): the WORK
  * functions below are the workloads the instrumenting profiler sees. The
@@ -13,7 +14,12 @@
 
 #include "pk/timing.h"
 #include "pk_check.h"
-#include "profiler.h"
+
+#include "alloctrack.h"
+#include "flame.h"
+#include "instrument.h"
+#include "sampler.h"
+#include "symbols.h"
 
 /* A workload function: never inlined, cloned or merged, so that its address
  * is the one the hooks report. gcc's noipa says all that; clang has no
