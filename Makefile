@@ -20,6 +20,7 @@ SUBMISSION ?=
 CH         ?=
 
 WERROR  := $(if $(PK_WERROR),-Werror)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 PK_CFLAGS  = -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread $(OPT) $(SAN) $(CFLAGS)
 PK_LDFLAGS = -pthread $(SAN) $(LDFLAGS)
 # libpk's headers: the only include path of libpk, the chapters and the
@@ -78,12 +79,16 @@ LIBPK_SRCS := $(wildcard common/src/*.c)
 LIBPK_OBJS := $(patsubst common/src/%.c,$(BUILD)/obj/common/%.o,$(LIBPK_SRCS))
 HTTPD_OBJS := $(BUILD)/obj/httpd/pk_httpd.o
 TOOL_BINS  := $(BUILD)/bin/pk-httpd $(BUILD)/bin/pk-serve
-HARNESS    := $(BUILD)/obj/grader/check_main.o
+# The test programs' shared main and performance-test library, and the
+# grader (tests/grader/grade_*.c, see grade.h), which links no student code.
+HARNESS    := $(BUILD)/obj/grader/check_main.o $(BUILD)/obj/grader/pk_perf.o
 GRADER     := $(BUILD)/bin/pk-grade
+GRADER_SRCS := $(wildcard tests/grader/grade_*.c) common/src/proc.c
+GRADER_HDRS := tests/grader/grade.h tests/grader/grade_protocol.h common/include/pk/proc.h
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
+.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
         dist dist-check grade-all grade-all-check gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -134,14 +139,15 @@ $(BUILD)/bin/pk-serve: common/httpd/pk-serve.c
 	@mkdir -p $(@D)
 	$(CC) $(PK_CFLAGS) $< -o $@ $(PK_LDFLAGS)
 
-$(HARNESS): tests/grader/check_main.c tests/grader/pk_check.h | deps
+$(BUILD)/obj/grader/%.o: tests/grader/%.c tests/grader/pk_check.h tests/grader/pk_perf.h \
+        tests/grader/grade_protocol.h | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(TEST_INC) $(CHECK_CFLAGS) -c $< -o $@
+	$(CC) $(PK_CFLAGS) $(PK_INC) $(TEST_INC) $(CHECK_CFLAGS) -c $< -o $@
 
 # The grader never links student code, and is built without sanitizers.
-$(GRADER): tests/grader/grade.c | deps
+$(GRADER): $(GRADER_SRCS) $(GRADER_HDRS) | deps
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g $< -o $@
+	$(CC) -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g $(PK_INC) $(GRADER_SRCS) -o $@
 
 # ---- test programs -----------------------------------------------------------
 # $(call test_prog,VARIANT,CHAPTER,EXERCISE-SOURCES)
@@ -154,8 +160,11 @@ $(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(cal
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) $(TEST_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
 	    -o $$@ $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(HARNESS) \
-	    $($(2)_LIBS) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm
+	    $($(2)_LIBS) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm \
+	    2>$$(@D)/compile.log; rc=$$$$?; cat $$(@D)/compile.log >&2; exit $$$$rc
 endef
+# (compile.log keeps the compiler's warnings after the build: the grader shows
+# the first one in the student's files, also when the program is up to date.)
 $(foreach c,$(CHAPTERS),$(eval $(call test_prog,sol,$(c),$(addprefix solutions/$(c)/,$(call exercises,$(c))))))
 $(foreach c,$(CHAPTERS),$(eval $(call test_prog,skel,$(c),$(addprefix chapters/$(c)/,$(call exercises,$(c))))))
 $(foreach c,$(CHAPTERS),$(eval $(call test_prog,grade,$(c),$(foreach f,$(call exercises,$(c)),$(call sub_file,$(c),$(f))))))
@@ -171,16 +180,19 @@ $(BUILD)/sol/common/check: $(wildcard tests/common/*.c) $(HARNESS) $(LIBPK) | de
 # It is built without sanitizers even in `make sanitize`: it is not code
 # under test, and its memory hog needs the grader's address-space limit,
 # which sanitizer runtimes cannot live with.
-$(BUILD)/bin/pk-grade-selftest-bad: tests/grader/selftest/bad_suite.c tests/grader/check_main.c \
-        tests/grader/pk_check.h | deps
+SELFTEST_BAD_SRCS := tests/grader/selftest/bad_suite.c tests/grader/check_main.c \
+                     tests/grader/pk_perf.c $(LIBPK_SRCS)
+$(BUILD)/bin/pk-grade-selftest-bad: $(SELFTEST_BAD_SRCS) tests/grader/pk_check.h \
+        tests/grader/pk_perf.h tests/grader/grade_protocol.h | deps
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread -O2 -g $(TEST_INC) $(CHECK_CFLAGS) \
-	    -o $@ tests/grader/selftest/bad_suite.c tests/grader/check_main.c -pthread $(CHECK_LIBS) -lm
+	$(CC) -std=c11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread -O2 -g $(PK_INC) $(TEST_INC) \
+	    $(CHECK_CFLAGS) -o $@ $(SELFTEST_BAD_SRCS) -pthread $(CHECK_LIBS) -lm
 
-$(BUILD)/sol/grader/check: tests/grader/selftest/check_grader.c $(HARNESS) $(GRADER) \
+$(BUILD)/sol/grader/check: tests/grader/selftest/check_grader.c $(HARNESS) $(LIBPK) $(GRADER) \
         $(BUILD)/bin/pk-grade-selftest-bad | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) $(TEST_INC) $(CHECK_CFLAGS) -o $@ $< $(HARNESS) $(PK_LDFLAGS) $(CHECK_LIBS) -lm
+	$(CC) $(PK_CFLAGS) $(TEST_INC) $(CHECK_CFLAGS) -o $@ $< $(HARNESS) $(LIBPK) $(PK_LDFLAGS) \
+	    $(CHECK_LIBS) -lm
 
 # ---- make test ---------------------------------------------------------------
 # The student handout has no solutions/: there `make test` checks libpk and
@@ -217,25 +229,41 @@ define grade_recipe
 	 if [ -n "$(SUBMISSION)" ] && [ ! -d "$(SUBMISSION)" ]; then \
 	     echo "SUBMISSION=$(SUBMISSION) is not a folder"; exit 2; fi; \
 	 if [ "$$(cat $(BUILD)/grade/source 2>/dev/null)" != "$$src" ]; then \
-	     rm -f $(foreach c,$(CHAPTERS),$(BUILD)/grade/$(c)/check); \
+	     rm -f $(foreach c,$(CHAPTERS),$(BUILD)/grade/$(c)/check $(BUILD)/asan-grade/grade/$(c)/check); \
 	     echo "$$src" > $(BUILD)/grade/source; fi; \
 	 args=""; \
 	 for c in $(SELECTED); do \
 	     log=$(BUILD)/grade/$$c.build.log; \
+	     srcdir=chapters/$$c; \
+	     if [ -n "$(SUBMISSION)" ] && [ -d "$(SUBMISSION)/$$c" ]; then srcdir="$(SUBMISSION)/$$c"; fi; \
 	     $(if $(1),,printf 'building %s ... ' "$$c";) \
 	     if $(MAKE) --no-print-directory $(BUILD)/grade/$$c/check >$$log 2>&1; \
-	     then $(if $(1),:,echo ok); else echo "$$c: FAILED to build (see $$log)"; rm -f $(BUILD)/grade/$$c/check; fi; \
-	     args="$$args $$c=$(BUILD)/grade/$$c/check:$$log"; \
+	     then $(if $(1),:,echo ok); log=$(BUILD)/grade/$$c/compile.log; \
+	     else echo "$$c: FAILED to build (see $$log)"; rm -f $(BUILD)/grade/$$c/check; fi; \
+	     args="$$args $$c=$(BUILD)/grade/$$c/check:$$log:$$srcdir"; \
 	 done; \
 	 PK_BIN_DIR=$(BIN_DIR) $(GRADER) --json $(BUILD)/grade/results.json \
-	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs $(1) $$args
+	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs \
+	     --asan-make '$(MAKE) -s --no-print-directory BUILD=$(BUILD) SUBMISSION=$(SUBMISSION) grade-asan-prog' \
+	     $(1) $$args
 endef
+
+# The grade build of chapter CH with AddressSanitizer and UBSan, made when
+# a test crashes, so that the grader can name the line; prints its path.
+grade-asan-prog: | deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan-grade SAN_KIND=asan SAN="$(ASAN_FLAGS)" \
+	    $(BUILD)/asan-grade/grade/$(CH)/check >&2
+	@echo $(BUILD)/asan-grade/grade/$(CH)/check
 
 grade: $(GRADER) $(TOOL_BINS) | deps
 	$(call grade_recipe,)
 
 hint: $(GRADER) $(TOOL_BINS) | deps
 	$(call grade_recipe,--hint)
+
+# make watch's grading: stops at each chapter's first failing test.
+grade-watch: $(GRADER) $(TOOL_BINS) | deps
+	$(call grade_recipe,--stop-first)
 
 watch: | deps
 	@scripts/watch.sh "$(CH)"
@@ -303,17 +331,19 @@ plots: | deps
 	@scripts/plots.sh $(BUILD)/bench docs/images/plots
 
 docs: $(DIAGRAMS) | deps
-	@mkdir -p $(BUILD)/docs
+	@scripts/docs-deps.sh $(BUILD)/node
+	@rm -rf $(BUILD)/docs/html && mkdir -p $(BUILD)/docs
 	@PK_DOCS_SRC=$(CURDIR) PK_DOCS_OUT=$(abspath $(BUILD)/docs) doxygen docs/Doxyfile > $(BUILD)/docs/doxygen.log 2> $(BUILD)/docs/warnings.log \
 	    || { cat $(BUILD)/docs/warnings.log; exit 1; }
 	@if [ -s $(BUILD)/docs/warnings.log ]; then cat $(BUILD)/docs/warnings.log; exit 1; fi
 	@scripts/docs-images.sh $(BUILD)/docs/html
-	@echo "docs: $(BUILD)/docs/html/index.html (no warnings)"
+	@scripts/docs-post.sh $(BUILD)/docs/html $(BUILD)/node
+	@echo "docs: $(BUILD)/docs/html/index.html (no warnings); search needs it served over HTTP"
 
 # The docs in a real browser: headless Chromium over 127.0.0.1.
 docs-check: docs $(BUILD)/bin/pk-serve
 	@scripts/install-deps.sh chromium curl
-	@scripts/docs-check.sh $(BUILD)/docs/html $(BUILD)/docs $(BUILD)/bin/pk-serve
+	@scripts/docs-check.sh $(BUILD)/docs/html $(BUILD)/docs $(BUILD)/bin/pk-serve $(BUILD)/node
 
 # Every command the lessons tell the student to run (see the script).
 lesson-check: $(GRADER) | deps
@@ -321,7 +351,8 @@ lesson-check: $(GRADER) | deps
 
 # The instructors' site: the same, plus the reference solutions' sources.
 docs-instructor: $(DIAGRAMS) | deps
-	@mkdir -p $(BUILD)/docs-instructor
+	@scripts/docs-deps.sh $(BUILD)/node
+	@rm -rf $(BUILD)/docs-instructor/html && mkdir -p $(BUILD)/docs-instructor
 	@( cat docs/Doxyfile; \
 	   echo 'OUTPUT_DIRECTORY = $(abspath $(BUILD)/docs-instructor)'; \
 	   echo 'PROJECT_NAME = "Performance and parallel programming in C (instructors)"'; \
@@ -331,11 +362,11 @@ docs-instructor: $(DIAGRAMS) | deps
 	   echo 'WARN_AS_ERROR = NO'; echo 'WARN_IF_UNDOCUMENTED = NO' ) \
 	 | PK_DOCS_SRC=$(CURDIR) doxygen - > $(BUILD)/docs-instructor/doxygen.log 2>&1
 	@scripts/docs-images.sh $(BUILD)/docs-instructor/html
+	@scripts/docs-post.sh $(BUILD)/docs-instructor/html $(BUILD)/node
 	@echo "instructors' docs: $(BUILD)/docs-instructor/html/index.html (with solutions)"
 
 sanitize: | deps
-	$(MAKE) --no-print-directory test BUILD=$(BUILD)/asan SAN_KIND=asan \
-	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	$(MAKE) --no-print-directory test BUILD=$(BUILD)/asan SAN_KIND=asan SAN="$(ASAN_FLAGS)"
 	$(MAKE) --no-print-directory test BUILD=$(BUILD)/tsan SAN_KIND=tsan SAN="-fsanitize=thread"
 
 valgrind: $(TEST_PROGS) $(TOOL_BINS) | deps

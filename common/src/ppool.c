@@ -1,11 +1,19 @@
 /* ppool.c - a fork-based parallel map with results in shared memory.
  *
- * Layout of the shared mapping: a header (the chunk counter) on its own cache
- * line, then the n output slots. The parent forks the workers, each pulls
- * chunks from the counter and writes results straight into the mapping,
- * then _exit(0)s. The parent reaps every worker; if any died by a signal or
- * exited non-zero it kills the rest, reaps them too and fails with ECHILD.
- * Otherwise it copies the results out.
+ * Layout of the shared mapping: a header (the chunk counter and the count of
+ * items done) on its own cache line, then the n output slots. The parent
+ * forks the workers, each pulls chunks from the counter, writes results
+ * straight into the mapping, adds each finished chunk to the done count,
+ * then _exit(0)s.
+ *
+ * The parent waits for its workers all at once (a pidfd per worker, polled
+ * together), so a worker that dies is seen at once, whatever the others are
+ * doing: the rest are killed and reaped, and the map fails with ECHILD.
+ * Exit statuses alone do not prove that the work was done: fn may call
+ * exit(0) half-way through a chunk. So a map succeeds only when every worker
+ * exited with 0 AND the done count reached n; only then are the results
+ * copied out. A failed map leaves out untouched, so the kept mapping (below)
+ * can never hand a previous map's results to the caller.
  *
  * The shared mapping is kept for the next call (the arena), up to
  * ARENA_MAX bytes: allocating and zeroing fresh shared pages, faulting them
@@ -15,9 +23,11 @@
  * another thread, or a map too big for it, gets a mapping of its own.
  */
 #include "pk/ppool.h"
+#include "pk/proc.h"
 #include "pk/timing.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +53,8 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
 #endif
+#define POLL_FALLBACK_MS 5 /* without pidfds (Linux < 5.3): how often the
+                              parent looks for a dead worker */
 
 static pthread_mutex_t arena_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *arena;        /* the kept mapping, or NULL; under arena_mu */
@@ -49,6 +62,7 @@ static size_t arena_bytes; /* its size */
 
 typedef struct shared_hdr {
     atomic_size_t next; /* first item of the next unclaimed chunk */
+    atomic_size_t done; /* items whose results are written */
 } shared_hdr;
 
 _Static_assert(sizeof(shared_hdr) <= HEADER_SIZE, "header fits a cache line");
@@ -164,21 +178,91 @@ static void run_worker(shared_hdr *hdr, char *outbuf, const char *in, size_t n,
         prefault(outbuf + lo * out_size, (hi - lo) * out_size);
         for (size_t i = lo; i < hi; i++)
             fn(in + i * in_size, outbuf + i * out_size, ctx);
+        atomic_fetch_add_explicit(&hdr->done, hi - lo, memory_order_release);
     }
     _exit(0); /* not exit(): the parent's atexit handlers and stdio buffers
                  belong to the parent */
 }
 
-/* Reap pid, retrying on EINTR. Returns 1 if it exited with status 0. */
-static int reap(pid_t pid)
+typedef struct worker {
+    pid_t pid;
+    int pidfd; /* -1 when pidfd_open is not available */
+    int live;  /* not reaped yet */
+} worker;
+
+static int pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Reap w if it has exited. Returns 1 if it was reaped with exit status 0,
+ * -1 if it died any other way (or cannot be waited for), 0 if it runs on. */
+static int try_reap(worker *w)
 {
     int status;
+    pid_t r = pk_waitpid(w->pid, &status, WNOHANG);
+    if (r == 0)
+        return 0;
+    w->live = 0;
+    if (w->pidfd >= 0)
+        close(w->pidfd);
+    return r == w->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+}
 
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return 0;
+/* Wait for every worker. Returns 0 if all exited with status 0; as soon as
+ * one has not, kills the others, reaps them and returns -1. With pidfds the
+ * parent sleeps in poll() until some worker exits; without them it looks
+ * every POLL_FALLBACK_MS. */
+static int reap_all(worker *ws, struct pollfd *pfds, size_t n)
+{
+    size_t live = n;
+    int failed = 0;
+
+    while (live > 0 && !failed) {
+        size_t np = 0;
+        int all_fds = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (!ws[i].live)
+                continue;
+            if (ws[i].pidfd < 0)
+                all_fds = 0;
+            else
+                pfds[np++] = (struct pollfd){.fd = ws[i].pidfd, .events = POLLIN};
+        }
+        if (poll(pfds, np, all_fds ? -1 : POLL_FALLBACK_MS) < 0 && errno != EINTR)
+            all_fds = 0; /* cannot sleep on them: fall back to looking */
+        for (size_t i = 0; i < n && !failed; i++) {
+            if (!ws[i].live)
+                continue;
+            int r = try_reap(&ws[i]);
+            if (r != 0)
+                live--;
+            if (r < 0)
+                failed = 1;
+        }
     }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!failed)
+        return 0;
+    /* A worker died: stop the others now, then reap them (SIGKILL cannot be
+     * caught, so this wait is short). */
+    for (size_t i = 0; i < n; i++)
+        if (ws[i].live)
+            kill(ws[i].pid, SIGKILL);
+    for (size_t i = 0; i < n; i++) {
+        if (!ws[i].live)
+            continue;
+        pk_waitpid(ws[i].pid, NULL, 0);
+        ws[i].live = 0;
+        if (ws[i].pidfd >= 0)
+            close(ws[i].pidfd);
+    }
+    return -1;
 }
 
 int pk_ppool_map(size_t nprocs, const void *in, size_t n, size_t in_size,
@@ -213,13 +297,16 @@ int pk_ppool_map(size_t nprocs, const void *in, size_t n, size_t in_size,
     shared_hdr *hdr = map;
     char *outbuf = (char *)map + HEADER_SIZE;
     atomic_init(&hdr->next, 0);
+    atomic_init(&hdr->done, 0);
 
-    pid_t *pids = malloc(nprocs * sizeof *pids);
-    if (pids == NULL) {
+    /* The workers' bookkeeping and poll()'s array, in one allocation. */
+    worker *ws = malloc(nprocs * (sizeof *ws + sizeof(struct pollfd)));
+    if (ws == NULL) {
         release_mapping(map, bytes, from_arena);
         errno = ENOMEM;
         return -1;
     }
+    struct pollfd *pfds = (struct pollfd *)(ws + nprocs);
 
     /* Flush stdio first, or each child would inherit and re-print the
      * parent's unwritten buffer when it exits. */
@@ -233,24 +320,23 @@ int pk_ppool_map(size_t nprocs, const void *in, size_t n, size_t in_size,
             break;
         }
         if (pid == 0) {
-            free(pids); /* the parent's bookkeeping; the child never reaps */
+            /* The parent's bookkeeping; the child never reaps. */
+            for (size_t i = 0; i < started; i++)
+                if (ws[i].pidfd >= 0)
+                    close(ws[i].pidfd);
+            free(ws);
             run_worker(hdr, outbuf, in, n, in_size, out_size, fn, ctx, chunk);
         }
-        pids[started] = pid;
+        /* pid cannot be reaped and reused before this: it is our child. */
+        ws[started] = (worker){.pid = pid, .pidfd = pidfd_open_(pid), .live = 1};
     }
 
     /* If fork failed part-way, the workers that did start share all the
-     * work through the counter: fewer processes, same result. */
-    int ok = started > 0;
-    for (size_t i = 0; i < started; i++) {
-        if (!reap(pids[i]) && ok) {
-            ok = 0;
-            /* A worker died: stop the others, then reap them below. */
-            for (size_t j = i + 1; j < started; j++)
-                kill(pids[j], SIGKILL);
-        }
-    }
-    free(pids);
+     * work through the counter: fewer processes, same result. Success needs
+     * every item accounted for, not only clean exits (see the top). */
+    int ok = started > 0 && reap_all(ws, pfds, started) == 0 &&
+             atomic_load_explicit(&hdr->done, memory_order_acquire) == n;
+    free(ws);
 
     if (ok) {
         /* out's pages were shared copy-on-write with the children: the

@@ -1,5 +1,6 @@
 /* report.c - benchmark tables on stdout, rows in CSV, the parallel ceiling. */
 #include "pk/report.h"
+#include "pk/proc.h"
 #include "pk/task.h"
 
 #include <errno.h>
@@ -160,9 +161,7 @@ static double run_children(unsigned nprocs, uint64_t iters)
     int ok = started == nprocs;
     for (unsigned i = 0; i < started; i++) {
         int status;
-        while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
-            ;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (pk_waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             ok = 0;
     }
     double t = (double)(pk_now_ns() - t0) * 1e-9;
@@ -173,6 +172,40 @@ static double run_children(unsigned nprocs, uint64_t iters)
     return t;
 }
 
+unsigned long long pk_ceiling_calibrate(double seconds)
+{
+    if (!(seconds > 0)) {
+        errno = EINVAL;
+        return 0;
+    }
+    uint64_t iters = 16;
+    for (;;) {
+        uint64_t t0 = pk_now_ns();
+        pk_consume_u64(busy(iters));
+        double t = (double)(pk_now_ns() - t0) * 1e-9;
+        if (t > seconds / 4 || iters > (1ull << 40)) {
+            double scaled = (double)iters * seconds / (t > 0 ? t : 1e-9);
+            return scaled < 1 ? 1 : (unsigned long long)scaled;
+        }
+        iters *= 2;
+    }
+}
+
+double pk_ceiling_trial(unsigned nprocs, unsigned long long iters)
+{
+    if (nprocs == 0)
+        nprocs = pk_cpu_count();
+    if (nprocs > 256 || iters == 0) {
+        errno = EINVAL;
+        return 0;
+    }
+    double one = run_children(1, iters);
+    double many = one < 0 ? -1 : run_children(nprocs, iters);
+    if (one < 0 || many <= 0)
+        return 0; /* errno from run_children */
+    return nprocs * one / many;
+}
+
 double pk_parallel_ceiling(unsigned nprocs, double seconds)
 {
     if (nprocs == 0)
@@ -181,25 +214,12 @@ double pk_parallel_ceiling(unsigned nprocs, double seconds)
         errno = EINVAL;
         return 0;
     }
-    /* Calibrate: how many iterations take about `seconds` in one process. */
-    uint64_t iters = 16;
-    for (;;) {
-        uint64_t t0 = pk_now_ns();
-        pk_consume_u64(busy(iters));
-        double t = (double)(pk_now_ns() - t0) * 1e-9;
-        if (t > seconds / 4 || iters > (1ull << 40)) {
-            iters = (uint64_t)((double)iters * seconds / (t > 0 ? t : 1e-9));
-            break;
-        }
-        iters *= 2;
-    }
+    unsigned long long iters = pk_ceiling_calibrate(seconds);
     double ratios[3];
     for (int k = 0; k < 3; k++) {
-        double one = run_children(1, iters);
-        double many = run_children(nprocs, iters);
-        if (one < 0 || many < 0)
+        ratios[k] = pk_ceiling_trial(nprocs, iters);
+        if (ratios[k] == 0)
             return 0;
-        ratios[k] = nprocs * one / many;
     }
     pk_stats st;
     if (pk_stats_from(ratios, 3, &st) != 0)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,26 @@ static size_t scaled(size_t n)
 {
     const char *v = getenv("PK_UNDER_VALGRIND");
     return (v != NULL && *v == '1') ? (n / 20 > 0 ? n / 20 : 1) : n;
+}
+
+/* Built with a sanitizer: everything is slower, and a dying child prints a
+ * report before it dies. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
+/* 1 when timing bounds must be loose: under a sanitizer or valgrind. */
+static int slow_tools(void)
+{
+    const char *v = getenv("PK_UNDER_VALGRIND");
+    return UNDER_SANITIZER || (v != NULL && *v == '1');
 }
 
 /* Tests that fork check that no child is left behind with this: after every
@@ -394,6 +416,200 @@ START_TEST(test_tpool_concurrent_submitters)
 }
 END_TEST
 
+/* ---- waiting inside the pool ----------------------------------------------- */
+
+typedef struct nested_map {
+    pk_tpool *pool;
+    size_t n;
+    int rc;
+    int64_t bad; /* first wrong result + 1, or 0 */
+} nested_map;
+
+/* A task that maps over its own pool and checks the results. */
+static void *map_inside(void *arg)
+{
+    nested_map *m = arg;
+    int64_t *in = malloc(m->n * sizeof *in), *out = malloc(m->n * sizeof *out);
+    int64_t off = 1;
+    for (size_t i = 0; i < m->n; i++)
+        in[i] = (int64_t)i;
+    m->rc = pk_tpool_map(m->pool, in, m->n, sizeof *in, out, sizeof *out,
+                         square_plus, &off, 7);
+    for (size_t i = 0; m->rc == 0 && i < m->n && !m->bad; i++)
+        if (out[i] != (int64_t)(i * i) + 1)
+            m->bad = (int64_t)i + 1;
+    free(in);
+    free(out);
+    return m;
+}
+
+/* A map called from a task on the same pool must finish: on a 1-thread pool
+ * the map's helpers are queued behind the task that waits for them. (With
+ * the old pool this test hung until its timeout.) */
+START_TEST(test_tpool_map_from_task)
+{
+    for (size_t threads = 1; threads <= 2; threads++) {
+        pk_tpool *pool = pk_tpool_create(threads);
+        ck_assert_ptr_nonnull(pool);
+        nested_map m[2] = {{pool, 1000, -1, 0}, {pool, 5000, -1, 0}};
+        pk_future *f[2];
+        for (int i = 0; i < 2; i++)
+            f[i] = pk_tpool_submit(pool, map_inside, &m[i]);
+        for (int i = 0; i < 2; i++) {
+            ck_assert_ptr_eq(pk_future_get(f[i]), &m[i]);
+            ck_assert_msg(m[i].rc == 0, "%zu-thread pool: pk_tpool_map inside a "
+                          "task returned %d", threads, m[i].rc);
+            ck_assert_msg(m[i].bad == 0, "%zu-thread pool: out[%lld] wrong",
+                          threads, (long long)m[i].bad - 1);
+            pk_future_free(f[i]);
+        }
+        pk_tpool_destroy(pool);
+    }
+}
+END_TEST
+
+typedef struct chain {
+    pk_tpool *pool;
+    int depth;
+} chain;
+
+/* Submits the next link to the same pool and waits for it: depth levels of
+ * tasks each waiting for the one it queued. */
+static void *wait_inside(void *arg)
+{
+    chain *c = arg;
+    if (c->depth == 0)
+        return (void *)(intptr_t)1;
+    chain next = {c->pool, c->depth - 1};
+    pk_future *f = pk_tpool_submit(c->pool, wait_inside, &next);
+    if (f == NULL)
+        return NULL;
+    intptr_t r = (intptr_t)pk_future_get(f);
+    pk_future_free(f);
+    return (void *)(r + 1);
+}
+
+START_TEST(test_tpool_wait_from_task)
+{
+    pk_tpool *pool = pk_tpool_create(1);
+    ck_assert_ptr_nonnull(pool);
+    chain c = {pool, 50};
+    pk_future *f = pk_tpool_submit(pool, wait_inside, &c);
+    ck_assert_ptr_nonnull(f);
+    intptr_t r = (intptr_t)pk_future_get(f);
+    ck_assert_msg(r == 51, "50 nested waits on a 1-thread pool: got %ld, "
+                  "expected 51", (long)r);
+    pk_future_free(f);
+    pk_tpool_destroy(pool);
+}
+END_TEST
+
+static atomic_size_t items_run;
+
+static void count_item(const void *in, void *out, void *ctx)
+{
+    (void)in;
+    (void)out;
+    (void)ctx;
+    atomic_fetch_add(&items_run, 1);
+}
+
+/* The process's address space now, in bytes (VmSize), or 0. */
+static rlim_t address_space_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    rlim_t kb = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmSize:", 7) == 0)
+            kb = (rlim_t)atol(line + 7);
+    if (f != NULL)
+        fclose(f);
+    return kb * 1024;
+}
+
+/* In a child: make every further malloc fail (RLIMIT_AS at the current
+ * address space, then what the heap has left handed out), and see how the
+ * pool reports it. Exit status: 0 all as documented, else the step that
+ * went wrong. (RLIMIT_DATA would be the natural limit, but some kernels
+ * are booted to ignore it.) */
+static int enomem_child(void)
+{
+    pk_tpool *pool = pk_tpool_create(20); /* > 16 helpers: the map mallocs */
+    if (pool == NULL)
+        return 10;
+    struct rlimit old, lim;
+    if (getrlimit(RLIMIT_AS, &old) != 0)
+        return 11;
+    lim = (struct rlimit){address_space_now(), old.rlim_max};
+    if (lim.rlim_cur == 0 || setrlimit(RLIMIT_AS, &lim) != 0)
+        return 11;
+    /* Take what the heap has left, big blocks first, then smaller ones, so
+     * that no free block of any size remains. */
+    void *held = NULL; /* a chain of blocks through their first word */
+    for (size_t size = 4096; size >= sizeof(void *);
+         size -= size > 1024 ? size / 2 : 8) { /* every malloc size class */
+        for (size_t i = 0; i < ((size_t)1 << 24); i++) {
+            void **b = malloc(size);
+            if (b == NULL)
+                break;
+            *b = held;
+            held = b;
+        }
+    }
+    int result = 0;
+    int64_t in[1000], out[1000];
+    errno = 0;
+    int rc = pk_tpool_map(pool, in, 1000, sizeof *in, out, sizeof *out,
+                          count_item, NULL, 1);
+    if (rc != -1 || errno != ENOMEM)
+        result = 12; /* must fail, and say why */
+    else if (atomic_load(&items_run) != 0)
+        result = 13; /* ... before any item ran */
+    errno = 0;
+    if (result == 0 && (pk_tpool_submit(pool, square_ptr, NULL) != NULL || errno != ENOMEM))
+        result = 14;
+    while (held != NULL) {
+        void *next = *(void **)held;
+        free(held);
+        held = next;
+    }
+    setrlimit(RLIMIT_AS, &old);
+    if (result == 0 && pk_tpool_map(pool, in, 1000, sizeof *in, out, sizeof *out,
+                                    count_item, NULL, 1) != 0)
+        result = 15; /* and work again once memory is back */
+    pk_tpool_destroy(pool);
+    return result;
+}
+
+START_TEST(test_tpool_map_enomem)
+{
+    if (slow_tools()) {
+        /* Sanitizers and valgrind bring allocators of their own, which
+         * abort or ignore RLIMIT_DATA instead of returning NULL. */
+        fprintf(stderr, "test_tpool_map_enomem: skipped under a sanitizer or valgrind\n");
+        return;
+    }
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(enomem_child());
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st), "the child died by signal %d", WTERMSIG(st));
+    static const char *what[] = {
+        [10] = "could not create the pool", [11] = "setrlimit failed",
+        [12] = "pk_tpool_map without memory should return -1 with ENOMEM",
+        [13] = "pk_tpool_map ran items although it then failed with ENOMEM",
+        [14] = "pk_tpool_submit without memory should return NULL with ENOMEM",
+        [15] = "pk_tpool_map failed after memory came back",
+    };
+    int code = WEXITSTATUS(st);
+    ck_assert_msg(code == 0, "%s (child exit %d)",
+                  code >= 10 && code <= 15 ? what[code] : "unexpected", code);
+}
+END_TEST
+
 /* ---- process pool ---------------------------------------------------------- */
 
 static void check_pmap(size_t nprocs, size_t n, size_t chunk)
@@ -510,6 +726,93 @@ END_TEST
 START_TEST(test_ppool_worker_exit3)
 {
     check_crash(1);
+}
+END_TEST
+
+/* Exits the worker with status 0 half-way through a chunk. */
+static void exit0_at_500(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    int64_t x = *(const int64_t *)in;
+    if (x == 500)
+        exit(0);
+    *(int64_t *)out = x;
+}
+
+/* A worker that calls exit(0) half-way through its chunk exits "cleanly",
+ * but its items were never written. The map must fail, and must not copy
+ * the previous map's results (still in the kept mapping) into out. */
+START_TEST(test_ppool_exit0_midchunk)
+{
+    enum { N = 1000 };
+    int64_t in[N], out[N], off = 0;
+    for (int64_t i = 0; i < N; i++)
+        in[i] = i;
+    ck_assert_int_eq(pk_ppool_map(2, in, N, sizeof *in, out, sizeof *out,
+                                  square_plus, &off, 10), 0);
+    for (int64_t i = 0; i < N; i++)
+        out[i] = -7;
+    fprintf(stderr, "test_ppool_exit0_midchunk: a worker now calls exit(0) on purpose\n");
+    errno = 0;
+    int rc = pk_ppool_map(2, in, N, sizeof *in, out, sizeof *out, exit0_at_500,
+                          NULL, 10);
+    ck_assert_msg(rc == -1 && errno == ECHILD,
+                  "a worker that exit(0)s before its chunk is done must fail "
+                  "the map with ECHILD (rc %d, errno %d)", rc, errno);
+    for (int64_t i = 0; i < N; i++)
+        ck_assert_msg(out[i] == -7, "a failed map wrote out[%lld] = %lld",
+                      (long long)i, (long long)out[i]);
+    assert_no_children();
+}
+END_TEST
+
+typedef struct crash_plan {
+    atomic_int calls;    /* items started, over both workers */
+    uint64_t crashed_at; /* pk_now_ns() just before the crash */
+} crash_plan;
+
+/* The first item to start sleeps for seconds; the second records the time
+ * and crashes. The first worker forked nearly always starts first, so the
+ * sleeper is the worker a parent that waits in fork order waits for. */
+static void sleep_then_crash(const void *in, void *out, void *ctx)
+{
+    crash_plan *plan = ctx;
+    (void)in;
+    if (atomic_fetch_add(&plan->calls, 1) == 0) {
+        sleep(3);
+        *(int64_t *)out = 1;
+        return;
+    }
+    plan->crashed_at = pk_now_ns();
+    raise(SIGSEGV);
+}
+
+/* A worker that crashes is noticed at once, not when the others finish. */
+START_TEST(test_ppool_crash_noticed_promptly)
+{
+    crash_plan *plan = mmap(NULL, sizeof *plan, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(plan, MAP_FAILED);
+    atomic_init(&plan->calls, 0);
+    plan->crashed_at = 0;
+    int64_t in[2] = {0, 1}, out[2];
+    fprintf(stderr, "test_ppool_crash_noticed_promptly: a worker now crashes on purpose\n");
+    int rc = pk_ppool_map(2, in, 2, sizeof *in, out, sizeof *out,
+                          sleep_then_crash, plan, 1);
+    uint64_t back = pk_now_ns();
+    int err = errno;
+    ck_assert_msg(rc == -1 && err == ECHILD, "rc %d errno %d, expected -1 ECHILD",
+                  rc, err);
+    ck_assert_msg(plan->crashed_at != 0, "the crashing item did not run");
+    double late = (double)(back - plan->crashed_at) * 1e-9;
+    /* 100 ms is what the header promises; sanitizers print a report in the
+     * dying child first, and valgrind runs everything slowly. */
+    double limit = slow_tools() ? 2.0 : 0.1;
+    ck_assert_msg(late < limit, "pk_ppool_map returned %.3f s after its worker "
+                  "crashed (at most %.1f s): it waited for the other worker", late,
+                  limit);
+    assert_no_children();
+    munmap(plan, sizeof *plan);
 }
 END_TEST
 
@@ -734,11 +1037,16 @@ Suite *pk_suite(void)
     pk_test_add_ungraded(s, test_tpool_create_destroy_cycles);
     pk_test_add_ungraded(s, test_tpool_destroy_runs_queue);
     pk_test_add_ungraded(s, test_tpool_concurrent_submitters);
+    pk_test_add_ungraded(s, test_tpool_map_from_task);
+    pk_test_add_ungraded(s, test_tpool_wait_from_task);
+    pk_test_add_ungraded(s, test_tpool_map_enomem);
     pk_test_add_ungraded(s, test_ppool_map_order);
     pk_test_add_ungraded(s, test_ppool_million);
     pk_test_add_ungraded(s, test_ppool_einval);
     pk_test_add_ungraded(s, test_ppool_worker_signal);
     pk_test_add_ungraded(s, test_ppool_worker_exit3);
+    pk_test_add_ungraded(s, test_ppool_exit0_midchunk);
+    pk_test_add_ungraded(s, test_ppool_crash_noticed_promptly);
     pk_test_add_ungraded(s, test_ppool_arena_reuse);
     pk_test_add_ungraded(s, test_ppool_wide_results);
     pk_test_add_ungraded(s, test_ppool_concurrent_maps);

@@ -2,22 +2,26 @@
  *
  *   check_TOPIC                 run the whole suite (Check's fork mode unless
  *                               CK_FORK=no), exit 0 when everything passed
- *   check_TOPIC --list          one line per test: name, weight, timeout,
- *                               graded (1/0) and hint, tab-separated
+ *   check_TOPIC --list          one line per test (see grade_protocol.h)
  *   check_TOPIC --run NAME      run one test in this process (no fork); used
- *                               by the grader, see below
+ *                               by the grader, see grade_protocol.h
  *
- * Grading protocol (--run): the grader opens a pipe, passes its write end as
- * file descriptor $PK_GRADE_FD and a random $PK_GRADE_NONCE. Only after the
- * test returned, and Check recorded no failure, does this main write
- * "PASS <nonce> <pid>" to it. A test body that calls exit(0) early, crashes,
- * or is killed never reaches that line, so it scores nothing: this closes the
- * hole by which Check's fork mode counts an early exit(0) as a pass.
+ * In --run mode the evidence line is written only after the test returned,
+ * Check recorded no failure and no thread of the test is still busy. A test
+ * body that calls exit(0) early, crashes, or is killed never reaches that
+ * line, so it scores nothing: this closes the hole by which Check's fork
+ * mode counts an early exit(0) as a pass.
+ *
+ * Performance tests (pk_perf.h) record a partial score and the figures that
+ * explain it with pk_check_record(); in --run mode they go into the
+ * evidence line, in the whole-suite mode pk_perf.c acts on them itself.
  */
 #include "pk_check.h"
+#include "grade_protocol.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <stdio.h>
@@ -25,24 +29,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_TESTS 512
-
 typedef struct entry {
     const TTest *test;
     double weight;
     double timeout;
     const char *hint;
-    int graded;
+    const char *kind; /* PK_KIND_* */
 } entry;
 
-static entry registry[MAX_TESTS];
+static entry registry[PK_PROTO_MAX_TESTS];
 static size_t nregistered;
 
 static void add(Suite *s, const TTest *t, double weight, double timeout,
-                const char *hint, int graded)
+                const char *hint, const char *kind)
 {
-    if (nregistered == MAX_TESTS) {
-        fprintf(stderr, "pk_check: more than %d tests\n", MAX_TESTS);
+    if (nregistered == PK_PROTO_MAX_TESTS) {
+        fprintf(stderr, "pk_check: more than %d tests\n", PK_PROTO_MAX_TESTS);
         exit(2);
     }
     /* One TCase per test, named after it, so CK_RUN_CASE selects one test. */
@@ -50,29 +52,34 @@ static void add(Suite *s, const TTest *t, double weight, double timeout,
     tcase_set_timeout(tc, timeout);
     tcase_add_test(tc, t);
     suite_add_tcase(s, tc);
-    registry[nregistered++] = (entry){t, weight, timeout, hint ? hint : "",
-                                      graded};
+    registry[nregistered++] = (entry){t, weight, timeout, hint ? hint : "", kind};
 }
 
 void pk_test_add(Suite *s, const TTest *t, double weight, const char *hint)
 {
-    add(s, t, weight, PK_TEST_TIMEOUT, hint, 1);
+    add(s, t, weight, PK_TEST_TIMEOUT, hint, PK_KIND_GRADED);
 }
 
 void pk_test_add_timeout(Suite *s, const TTest *t, double weight,
                          double timeout_s, const char *hint)
 {
-    add(s, t, weight, timeout_s, hint, 1);
+    add(s, t, weight, timeout_s, hint, PK_KIND_GRADED);
+}
+
+void pk_test_add_perf(Suite *s, const TTest *t, double weight,
+                      double timeout_s, const char *hint)
+{
+    add(s, t, weight, timeout_s, hint, PK_KIND_PERF);
 }
 
 void pk_test_add_ungraded(Suite *s, const TTest *t)
 {
-    add(s, t, 0, PK_TEST_TIMEOUT, "", 0);
+    add(s, t, 0, PK_TEST_TIMEOUT, "", PK_KIND_UNGRADED);
 }
 
 void pk_test_add_ungraded_timeout(Suite *s, const TTest *t, double timeout_s)
 {
-    add(s, t, 0, timeout_s, "", 0);
+    add(s, t, 0, timeout_s, "", PK_KIND_UNGRADED);
 }
 
 const char *pk_bin_path(const char *name)
@@ -82,6 +89,68 @@ const char *pk_bin_path(const char *name)
 
     snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "build/bin", name);
     return path;
+}
+
+const char *pk_errno_name(int e)
+{
+    static const struct { int e; const char *name; } names[] = {
+        {0, "0"}, {EPERM, "EPERM"}, {ENOENT, "ENOENT"}, {ESRCH, "ESRCH"},
+        {EINTR, "EINTR"}, {EIO, "EIO"}, {E2BIG, "E2BIG"}, {EBADF, "EBADF"},
+        {ECHILD, "ECHILD"}, {EAGAIN, "EAGAIN"}, {ENOMEM, "ENOMEM"},
+        {EACCES, "EACCES"}, {EFAULT, "EFAULT"}, {EBUSY, "EBUSY"},
+        {EEXIST, "EEXIST"}, {EINVAL, "EINVAL"}, {EMFILE, "EMFILE"},
+        {ENOSPC, "ENOSPC"}, {EPIPE, "EPIPE"}, {ERANGE, "ERANGE"},
+        {EDEADLK, "EDEADLK"}, {ENOSYS, "ENOSYS"}, {ENODATA, "ENODATA"},
+        {ETIME, "ETIME"}, {EPROTO, "EPROTO"}, {EOVERFLOW, "EOVERFLOW"},
+        {EILSEQ, "EILSEQ"}, {ENOTSUP, "ENOTSUP"}, {ECANCELED, "ECANCELED"},
+        {ETIMEDOUT, "ETIMEDOUT"}, {ECONNREFUSED, "ECONNREFUSED"},
+        {ECONNRESET, "ECONNRESET"}, {EHOSTUNREACH, "EHOSTUNREACH"},
+        {EADDRINUSE, "EADDRINUSE"}, {ESHUTDOWN, "ESHUTDOWN"},
+    };
+    static _Thread_local char other[32];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].e == e)
+            return names[i].name;
+    snprintf(other, sizeof other, "errno %d", e);
+    return other;
+}
+
+/* ---- the running test's recorded score ------------------------------------ */
+
+static int graded_run;      /* --run under the grader */
+static int recorded;        /* pk_check_record() was called */
+static double rec_score;
+static pk_note rec_note;
+static char rec_msg[PK_PROTO_MESSAGE_MAX];
+
+int pk_check_graded_run(void)
+{
+    return graded_run;
+}
+
+void pk_check_record(double score, pk_note note, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rec_msg, sizeof rec_msg, fmt, ap);
+    va_end(ap);
+    for (char *p = rec_msg; *p; p++) /* one line on the wire */
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
+    rec_score = score < 0 ? 0 : score > 1 ? 1 : score;
+    rec_note = note;
+    recorded = 1;
+}
+
+double pk_check_recorded(pk_note *note, char *msg, size_t size)
+{
+    if (!recorded)
+        return -1;
+    if (note != NULL)
+        *note = rec_note;
+    if (msg != NULL && size > 0)
+        snprintf(msg, size, "%s", rec_msg);
+    return rec_score;
 }
 
 /* Hints and names go into a tab-separated listing: keep them on one line. */
@@ -95,8 +164,8 @@ static int list_tests(void)
 {
     for (size_t i = 0; i < nregistered; i++) {
         const entry *e = &registry[i];
-        printf("%s\t%g\t%g\t%d\t", e->test->name, e->weight, e->timeout,
-               e->graded);
+        printf("%s\t%g\t%g\t%s\t", e->test->name, e->weight, e->timeout,
+               e->kind);
         print_field(e->hint);
         putchar('\n');
     }
@@ -157,10 +226,20 @@ static int stray_threads(void)
     return 0;
 }
 
+static const char *note_word(pk_note note)
+{
+    switch (note) {
+    case PK_NOTE_IS_PERF: return PK_NOTE_PERF;
+    case PK_NOTE_IS_BUSY: return PK_NOTE_BUSY;
+    case PK_NOTE_IS_NOPERF: return PK_NOTE_NOPERF;
+    default: return PK_NOTE_OK;
+    }
+}
+
 static int run_one(Suite *s, const char *name)
 {
-    const char *fd_env = getenv("PK_GRADE_FD");
-    const char *nonce_env = getenv("PK_GRADE_NONCE");
+    const char *fd_env = getenv(PK_PROTO_ENV_FD);
+    const char *nonce_env = getenv(PK_PROTO_ENV_NONCE);
     int fd = -1;
     char nonce[128] = "";
 
@@ -170,8 +249,9 @@ static int run_one(Suite *s, const char *name)
         fd = fcntl(atoi(fd_env), F_DUPFD_CLOEXEC, 100);
         close(atoi(fd_env));
         snprintf(nonce, sizeof nonce, "%s", nonce_env);
-        unsetenv("PK_GRADE_FD");
-        unsetenv("PK_GRADE_NONCE");
+        unsetenv(PK_PROTO_ENV_FD);
+        unsetenv(PK_PROTO_ENV_NONCE);
+        graded_run = 1;
     }
 
     size_t i;
@@ -182,6 +262,7 @@ static int run_one(Suite *s, const char *name)
         fprintf(stderr, "no test named %s\n", name);
         return 2;
     }
+    int perf = strcmp(registry[i].kind, PK_KIND_PERF) == 0;
 
     setenv("CK_RUN_CASE", name, 1);
     SRunner *sr = srunner_create(s);
@@ -190,19 +271,31 @@ static int run_one(Suite *s, const char *name)
     int ran = srunner_ntests_run(sr);
     int failed = srunner_ntests_failed(sr);
 
-    char line[2048];
+    char line[PK_PROTO_MESSAGE_MAX + 256], msg[PK_PROTO_MESSAGE_MAX] = "";
+    pk_note note = PK_NOTE_IS_OK;
+    double score = pk_check_recorded(&note, msg, sizeof msg);
     int len;
     if (ran == 1 && failed == 0 && stray_threads()) {
         len = snprintf(line, sizeof line,
-                       "FAIL a thread was still running after the test returned "
-                       "(join every thread you create, or destroy the pool)\n");
+                       PK_PROTO_FAIL "\ta thread was still running after the test "
+                       "returned (join every thread you create, or destroy the pool)\n");
+        failed = 1;
+    } else if (ran == 1 && failed == 0 && perf && score < 0) {
+        len = snprintf(line, sizeof line, PK_PROTO_FAIL "\tthe performance test "
+                       "recorded no figure (a bug in the test: it must call "
+                       "pk_perf_award())\n");
         failed = 1;
     } else if (ran == 1 && failed == 0) {
-        len = snprintf(line, sizeof line, "PASS %s %ld\n", nonce, (long)getpid());
+        if (!perf) { /* only performance tests earn partial credit */
+            score = 1;
+            note = PK_NOTE_IS_OK;
+        }
+        len = snprintf(line, sizeof line, PK_PROTO_PASS " %s %.4f %s\t%s\n", nonce,
+                       score, note_word(note), msg);
     } else {
         TestResult **tr = srunner_failures(sr);
-        const char *msg = (failed > 0 && tr != NULL) ? tr_msg(tr[0]) : "did not run";
-        len = snprintf(line, sizeof line, "FAIL %s\n", msg);
+        const char *why = (failed > 0 && tr != NULL) ? tr_msg(tr[0]) : "did not run";
+        len = snprintf(line, sizeof line, PK_PROTO_FAIL "\t%s\n", why);
         free(tr);
     }
     if (fd >= 0) {
@@ -211,6 +304,8 @@ static int run_one(Suite *s, const char *name)
         if (write(fd, line, (size_t)len) < 0)
             perror("check_main: writing the grade evidence");
         close(fd);
+    } else if (ran == 1 && failed == 0 && msg[0] != '\0') {
+        printf("%s\n", msg); /* run by hand: show the figures */
     }
     srunner_free(sr);
     return (ran == 1 && failed == 0) ? 0 : 1;

@@ -33,6 +33,8 @@
 
 /** Seconds a test may run before Check (or the grader) stops it. */
 #define PK_TEST_TIMEOUT 10.0
+/** Seconds a performance test may run (it measures several rounds). */
+#define PK_PERF_TIMEOUT 60.0
 
 /** Build the chapter's suite. Each chapter's test files define exactly one. */
 Suite *pk_suite(void);
@@ -75,6 +77,63 @@ void pk_test_add_ungraded(Suite *s, const TTest *t);
 void pk_test_add_ungraded_timeout(Suite *s, const TTest *t, double timeout_s);
 
 /**
+ * @brief Add a graded performance test (see pk_perf.h): it checks results
+ *        first, then measures a ratio and earns part of its weight.
+ * @param s the suite.
+ * @param t the test.
+ * @param weight its share of the chapter's points.
+ * @param timeout_s seconds before the test counts as hung
+ *        (PK_PERF_TIMEOUT suits most).
+ * @param hint the hint for a failure or a low score.
+ *
+ * With PK_PERF=0 in the environment the grader skips performance tests and
+ * grades correctness only.
+ */
+void pk_test_add_perf(Suite *s, const TTest *t, double weight,
+                      double timeout_s, const char *hint);
+
+/** What a test's score rests on (see grade_protocol.h's PK_NOTE_*). */
+typedef enum pk_note {
+    PK_NOTE_IS_OK,     /**< an ordinary test */
+    PK_NOTE_IS_PERF,   /**< a measured performance figure */
+    PK_NOTE_IS_BUSY,   /**< too busy to measure: points withheld */
+    PK_NOTE_IS_NOPERF, /**< speed not measured (PK_PERF=0, sanitizers) */
+} pk_note;
+
+/**
+ * @brief Record the running test's score and the message that explains it
+ *        (used by pk_perf.c; a test normally calls pk_perf_award()).
+ * @param score fraction of the test's points, 0 to 1.
+ * @param note what the score rests on.
+ * @param fmt printf format of the message (the figures).
+ */
+void pk_check_record(double score, pk_note note, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
+ * @brief The recorded score of the running test.
+ * @param note receives what it rests on; may be NULL.
+ * @param msg receives the message; may be NULL.
+ * @param size room in @p msg.
+ * @return the score, or -1 when nothing was recorded.
+ */
+double pk_check_recorded(pk_note *note, char *msg, size_t size);
+
+/**
+ * @brief 1 when the test runs under the grader (one test per process, its
+ *        score reported as evidence), 0 in `make test` (Check's own runner).
+ * @return the mode.
+ */
+int pk_check_graded_run(void);
+
+/**
+ * @brief errno's symbolic name, for messages: "EINVAL", "ENOSYS", ...
+ * @param e an errno value.
+ * @return a static string; "0" for 0, "errno N" for one not known here.
+ */
+const char *pk_errno_name(int e);
+
+/**
  * @brief Path of a program the build puts in build/bin (e.g. "pk-grade").
  * @param name the program's name.
  * @return a static buffer with the path: $PK_BIN_DIR/name, where make sets
@@ -92,9 +151,12 @@ const char *pk_bin_path(const char *name);
     do {                                                                    \
         errno = 0;                                                          \
         int pk_rc_ = (call);                                                \
-        ck_assert_msg(pk_rc_ == -1 && errno == EINVAL,                      \
-                      "%s: expected -1 with errno EINVAL, got %d (errno "   \
-                      "%d: %s)", (what), pk_rc_, errno, strerror(errno));   \
+        int pk_errno_ = errno;                                              \
+        ck_assert_msg(pk_rc_ == -1 && pk_errno_ == EINVAL,                  \
+                      "%s returned %d with errno = %s, expected -1 with "   \
+                      "errno = EINVAL (a bad argument must be refused, "    \
+                      "not used)", (what), pk_rc_,                          \
+                      pk_errno_name(pk_errno_));                            \
     } while (0)
 
 #endif /* PK_CHECK_H */

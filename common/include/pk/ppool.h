@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "pk/tpool.h" /* pk_map_fn */
+#include "pk/map.h" /* pk_map_fn */
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,10 +42,13 @@ extern "C" {
  *        slot (globals, ctx) is lost with the child, as with Python processes.
  * @param ctx passed to every call of fn.
  * @param chunk items per work unit; 0 chooses automatically.
- * @return 0, or -1 with errno: EINVAL bad arguments; ECHILD a worker died
- *         (killed by a signal or exited non-zero): the other workers are
- *         killed, every child is reaped (no zombies), @p out is left
- *         unspecified; ENOMEM or EAGAIN when memory or processes ran out.
+ * @return 0 once every item's result is written to @p out; or -1 with
+ *         errno: EINVAL bad arguments; ECHILD a worker died (killed by a
+ *         signal, exited non-zero, or exited before its items were done,
+ *         even with status 0: fn calling exit(0)); the death is noticed as
+ *         it happens, whatever the other workers are doing, they are killed
+ *         at once, every child is reaped (no zombies), and @p out is left
+ *         untouched; ENOMEM or EAGAIN when memory or processes ran out.
  *
  * Call it from a single-threaded process or with care: after fork() only the
  * calling thread exists in the child, and a lock held by another thread at

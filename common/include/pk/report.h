@@ -84,6 +84,28 @@ void pk_report_close(pk_report *r);
  */
 double pk_parallel_ceiling(unsigned nprocs, double seconds);
 
+/**
+ * @brief How many iterations of the ceiling's busy loop take about
+ *        @p seconds in one process, measured now (for pk_ceiling_trial()).
+ * @param seconds the wanted duration, > 0.
+ * @return the count, at least 1; 0 with errno EINVAL for seconds <= 0.
+ */
+unsigned long long pk_ceiling_calibrate(double seconds);
+
+/**
+ * @brief One trial of the ceiling: the busy loop of @p iters in one
+ *        process, then in @p nprocs processes at once.
+ * @param nprocs processes to run at once, 1 to 256 (0 means pk_cpu_count()).
+ * @param iters the loop's length, from pk_ceiling_calibrate().
+ * @return nprocs x (time of one) / (time of nprocs at once); 0 with errno
+ *         EINVAL (bad argument) or ECHILD (a process failed).
+ *
+ * Benchmarks and performance tests that time variants in interleaved
+ * rounds run one trial per round, so that the ceiling is measured in the
+ * same conditions as the code it is compared with.
+ */
+double pk_ceiling_trial(unsigned nprocs, unsigned long long iters);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,14 +22,20 @@
  * preempted holding the mutex. Unlike Python there is no GIL, so CPU-bound
  * tasks run truly in parallel.
  *
- * Thread safety: every function may be called from any thread, except that
- * pk_tpool_destroy() must not race with submits to the same pool, and a
- * future belongs to one owner (get and free it from one thread).
+ * Thread safety: every function may be called from any thread, including
+ * from a task running on the same pool (a task may submit, wait for a
+ * future and map: a worker that waits runs queued tasks itself meanwhile,
+ * so even a 1-thread pool cannot deadlock on its own queue). The
+ * exceptions: pk_tpool_destroy() must not race with submits to the same
+ * pool nor be called from one of its tasks (a thread cannot join itself),
+ * and a future belongs to one owner (get and free it from one thread).
  */
 #ifndef PK_TPOOL_H
 #define PK_TPOOL_H
 
 #include <stddef.h>
+
+#include "pk/map.h" /* pk_map_fn */
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,15 +45,6 @@ extern "C" {
 typedef struct pk_tpool pk_tpool;
 /** @brief The pending result of one submitted task (opaque). */
 typedef struct pk_future pk_future;
-
-/**
- * @brief The function a map applies to each item.
- * @param in pointer to one input item (in_size bytes).
- * @param out pointer to that item's output slot (out_size bytes).
- * @param ctx the map's ctx argument, shared by all items: what a Python
- *        closure or functools.partial would have captured.
- */
-typedef void (*pk_map_fn)(const void *in, void *out, void *ctx);
 
 /**
  * @brief Start a pool.
@@ -71,6 +68,10 @@ pk_future *pk_tpool_submit(pk_tpool *pool, void *(*fn)(void *arg), void *arg);
  * @brief Wait until the task has run and return its result.
  * @param f a future from pk_tpool_submit(); NULL returns NULL with EINVAL.
  * @return fn's return value. May be called more than once.
+ *
+ * Called from a task running on f's own pool, it runs other queued tasks
+ * of the pool while it waits, so the task it waits for cannot be stuck in
+ * the queue behind a worker that waits for it.
  */
 void *pk_future_get(pk_future *f);
 
@@ -94,8 +95,13 @@ void pk_future_free(pk_future *f);
  * @param ctx passed to every call of fn.
  * @param chunk items per work unit; 0 chooses automatically (about 32
  *        chunks per thread, so that one slow chunk does not hold up the end).
- * @return 0, or -1 with errno EINVAL (NULL pool, fn, in or out with n > 0,
- *         zero sizes) or ENOMEM.
+ * @return 0 when every item is done; or -1 with errno EINVAL (NULL pool,
+ *         fn, in or out with n > 0, zero sizes, n * size overflows) or
+ *         ENOMEM (before any item ran: a map either runs whole or not at
+ *         all).
+ *
+ * May be called from a task of the same pool: the calling worker runs the
+ * chunks itself and the helpers it queued finish at once.
  *
  * Work is handed out one chunk at a time from an atomic counter (dynamic
  * scheduling); the cost per chunk is one atomic add, so even tiny items run

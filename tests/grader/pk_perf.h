@@ -1,0 +1,138 @@
+/**
+ * @file pk_perf.h
+ * @brief Performance tests: a speed ratio measured in the test's own
+ *        process, against a baseline measured beside it, graded with
+ *        partial credit.
+ *
+ * A performance test first checks that the student's code gives the right
+ * results (an ordinary Check assertion), then measures. It never compares
+ * with an absolute time: it times the student's code and a baseline (the
+ * sequential run, a provided scalar loop, the student's own slower
+ * function) in interleaved rounds, and in every round also measures the
+ * machine's two-core ceiling (one busy process against two at once), so
+ * that a parallel speedup is read as a share of what the machine gave.
+ *
+ * @code
+ *     START_TEST(test_threads_perf_fan_out)
+ *     {
+ *         ... check thr_fan_out's results first ...
+ *         void (*fns[])(void *) = {run_sequential, run_fan_out};
+ *         void *ctxs[] = {&work, &work};
+ *         PK_PERF_LOOP {
+ *             pk_perf_result r;
+ *             if (pk_perf_measure(fns, ctxs, 2, &r) != 0)
+ *                 continue; // machine too busy: recorded, points withheld
+ *             pk_perf_award(r.efficiency[1], 0.90, PK_PERF_HIGHER,
+ *                           "thr_fan_out: %.2fx over sequential, ceiling "
+ *                           "%.2fx (%.0f%%); target 90%%", r.ratio[1],
+ *                           r.ceiling, 100 * r.efficiency[1]);
+ *         }
+ *     }
+ *     END_TEST
+ *     ...
+ *     pk_test_add_perf(s, test_threads_perf_fan_out, 3, PK_PERF_TIMEOUT, hint);
+ * @endcode
+ *
+ * Scoring (as CMU's malloc lab): full points at or beyond the target, none
+ * at half of it (or, for a figure meant to be small, at twice it), linear
+ * between. PK_PERF_LOOP measures up to PK_PERF_ATTEMPTS times and keeps the
+ * best score: one unlucky round cannot cost a fast solution its points,
+ * and a slow one cannot get lucky three times by a factor of two.
+ *
+ * Noise is handled, never hidden: if the ceiling stays under
+ * PK_PERF_MIN_CEILING after PK_PERF_BUSY_RETRIES measurements, the test
+ * says "machine too busy to measure speed" and the grader withholds its
+ * points (in `make test` it is reported as skipped). PK_PERF=0 in the
+ * environment, a sanitizer build or valgrind turn measuring off: the loop
+ * body never runs and the test records why.
+ */
+#ifndef PK_PERF_H
+#define PK_PERF_H
+
+#include <stddef.h>
+
+/** Most variants one measurement times side by side. */
+#define PK_PERF_MAX_VARIANTS 8
+/** Interleaved rounds per measurement (medians over these). */
+#define PK_PERF_ROUNDS 5
+/** A ceiling below this means the machine is too busy to measure. */
+#define PK_PERF_MIN_CEILING 1.5
+/** Measurements tried before giving up on a busy machine. */
+#define PK_PERF_BUSY_RETRIES 3
+/** Measurements PK_PERF_LOOP makes at most, keeping the best score. */
+#define PK_PERF_ATTEMPTS 3
+
+/** @brief What pk_perf_measure() found. Times in seconds. */
+typedef struct pk_perf_result {
+    size_t k;                                /**< variants timed */
+    double median_s[PK_PERF_MAX_VARIANTS];   /**< median time of each */
+    double ratio[PK_PERF_MAX_VARIANTS];      /**< median over rounds of
+                                                  t[0] / t[i]: variant i's
+                                                  speedup over variant 0 */
+    double ceiling;                          /**< median of the rounds'
+                                                  two-core ceilings */
+    double efficiency[PK_PERF_MAX_VARIANTS]; /**< median over rounds of
+                                                  ratio / ceiling */
+} pk_perf_result;
+
+/** Direction of a figure for pk_perf_award(). */
+typedef enum pk_perf_dir {
+    PK_PERF_HIGHER, /**< bigger is better: full at >= target, 0 at target/2 */
+    PK_PERF_LOWER,  /**< smaller is better: full at <= target, 0 at 2*target */
+} pk_perf_dir;
+
+/**
+ * @brief Whether speed is measured in this run.
+ * @return 0 under PK_PERF=0, a sanitizer build or valgrind, else 1.
+ */
+int pk_perf_enabled(void);
+
+/**
+ * @brief Time @p k functions in PK_PERF_ROUNDS interleaved rounds, with
+ *        one two-core ceiling trial in each round.
+ * @param fns the variants; fns[0] is the baseline the ratios divide by.
+ * @param ctxs ctxs[i] is passed to fns[i].
+ * @param k number of variants, 1 to PK_PERF_MAX_VARIANTS.
+ * @param out the medians, paired ratios, ceiling and efficiencies.
+ * @return 0; or 1 when the machine stayed too busy (ceiling below
+ *         PK_PERF_MIN_CEILING) for PK_PERF_BUSY_RETRIES measurements:
+ *         that is recorded, and the caller stops measuring; -1 on a bad
+ *         argument or when the ceiling could not be measured (recorded as
+ *         a failure of the test).
+ *
+ * Each function is called once untimed first (warm-up), then once per
+ * round; the order of the variants rotates from round to round, so that
+ * none always runs right after the ceiling's processes.
+ */
+int pk_perf_measure(void (*const fns[])(void *), void *const ctxs[], size_t k,
+                    pk_perf_result *out);
+
+/**
+ * @brief Score a measured figure and record it with its explanation.
+ * @param value the figure (a ratio, an efficiency, nanoseconds ...).
+ * @param target the figure that earns full points.
+ * @param dir whether bigger or smaller is better.
+ * @param fmt printf format of the message the student sees: the figures,
+ *        what they were measured against, and the target.
+ * @return the fraction of the test's points this earns, 0 to 1. Within
+ *         PK_PERF_LOOP the best of the attempts is kept.
+ */
+double pk_perf_award(double value, double target, pk_perf_dir dir,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/** @cond internal: the parts of PK_PERF_LOOP */
+void pk_perf_begin(void);
+int pk_perf_again(void);
+/** @endcond */
+
+/**
+ * @brief Repeat the measurement (the loop body) up to PK_PERF_ATTEMPTS
+ *        times while it earns less than full points; stop at once when
+ *        measuring is off or the machine is too busy. After the loop the
+ *        best score stands: in `make test` a score below full fails the
+ *        test (and a busy machine skips it, saying so); under the grader
+ *        the score becomes partial credit.
+ */
+#define PK_PERF_LOOP for (pk_perf_begin(); pk_perf_again();)
+
+#endif /* PK_PERF_H */
