@@ -18,6 +18,8 @@ SAN        ?=
 SAN_KIND   ?=
 SUBMISSION ?=
 CH         ?=
+# GRADE_ONLY: comma-separated test names; make grade runs only these.
+GRADE_ONLY ?=
 
 WERROR  := $(if $(PK_WERROR),-Werror)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -62,6 +64,7 @@ LIBHTTPD   := $(BUILD)/lib/libpkhttpd.a
 -include $(wildcard chapters/*/chapter.mk)
 
 exercises = $($(1)_EXERCISES)
+comma := ,
 $(foreach c,$(CHAPTERS),$(if $(wildcard chapters/$(c)/chapter.mk),,$(error chapters/$(c)/chapter.mk is missing: every chapter names its exercises there (see docs/pages/authoring.md))))
 $(foreach c,$(CHAPTERS),$(if $(strip $(call exercises,$(c))),,$(error chapters/$(c)/chapter.mk: $(c)_EXERCISES is empty)))
 $(foreach c,$(CHAPTERS),$(foreach f,$(call exercises,$(c)),$(if $(wildcard chapters/$(c)/$(f)),,$(error $(c)_EXERCISES names $(f), which is not in chapters/$(c)))))
@@ -88,7 +91,7 @@ GRADER_HDRS := tests/grader/grade.h tests/grader/grade_protocol.h common/include
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
+.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog mutants perf-selftest check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
         dist dist-check grade-all grade-all-check gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -245,7 +248,7 @@ define grade_recipe
 	 PK_BIN_DIR=$(BIN_DIR) $(GRADER) --json $(BUILD)/grade/results.json \
 	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs \
 	     --asan-make '$(MAKE) -s --no-print-directory BUILD=$(BUILD) SUBMISSION=$(SUBMISSION) grade-asan-prog' \
-	     $(1) $$args
+	     $(if $(GRADE_ONLY),--only $(GRADE_ONLY)) $(1) $$args
 endef
 
 # The grade build of chapter CH with AddressSanitizer and UBSan, made when
@@ -289,12 +292,38 @@ check-skeletons: $(GRADER) $(TOOL_BINS) $(foreach c,$(SELECTED),$(BUILD)/skel/$(
 	    $(foreach c,$(SELECTED),$(c)=$(BUILD)/skel/$(c)/check)
 
 # ---- make bench ------------------------------------------------------------------
+# A chapter's benchmark measures the student's code: chapters/NN-topic (or
+# $(SUBMISSION)/NN-topic). Where solutions/ exists, the reference solution is
+# linked into the same program beside it: compiled with the same flags, its
+# objects joined into one (ref.o) and every global symbol they define renamed
+# pk_ref_NAME, so that bench.c reaches it as PK_REF(NAME) (pk/report.h) and
+# times "yours" and "reference" in the same rounds. In the student handout
+# there is no ref.o and PK_REF(NAME) is NULL. Symbols listed in
+# NN-topic_REF_LOCAL (hooks with fixed names, such as the profiler's
+# __cyg_profile_func_enter) are made local to ref.o instead of renamed.
 define bench_prog
-$(BUILD)/bench/$(1)/bench: chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \
+$(BUILD)/bench/$(1)/ref.o: $(addprefix solutions/$(1)/,$(call exercises,$(1))) $(call headers,$(1)) \
+        $(call chapter_mk,$(1)) | deps
+	@mkdir -p $$(@D)/ref
+	@set -e; objs=""; for f in $(call exercises,$(1)); do \
+	    o=$$(@D)/ref/$$$${f%.c}.o; \
+	    echo "$$(CC) ... -c solutions/$(1)/$$$$f -o $$$$o"; \
+	    $$(CC) $$(PK_CFLAGS) $$($(1)_CFLAGS) $$($(1)_BENCH_CFLAGS) $(PK_INC) -Ichapters/$(1) \
+	        -c solutions/$(1)/$$$$f -o $$$$o; objs="$$$$objs $$$$o"; done; \
+	 $$(CC) -r -nostdlib -o $$(@D)/ref/joined.o $$$$objs; \
+	 nm -g --defined-only $$(@D)/ref/joined.o | awk '{ print $$$$3 }' \
+	    | grep -vxF -e "" $(foreach s,$($(1)_REF_LOCAL),-e $(s)) \
+	    | awk '{ print $$$$1 " pk_ref_" $$$$1 }' > $$(@D)/ref/syms; \
+	 objcopy --redefine-syms=$$(@D)/ref/syms $(foreach s,$($(1)_REF_LOCAL),--localize-symbol=$(s)) \
+	    $$(@D)/ref/joined.o $$@
+
+$(BUILD)/bench/$(1)/bench: chapters/$(1)/bench.c $(foreach f,$(call exercises,$(1)),$(call sub_file,$(1),$(f))) \
+        $(if $(HAVE_SOLUTIONS),$(BUILD)/bench/$(1)/ref.o) \
         $(call provided,$(1)) $(call headers,$(1)) $(call chapter_mk,$(1)) $($(1)_BENCH_OBJS) $($(1)_LIBS) $(LIBPK) | deps
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(1)_CFLAGS) $$($(1)_BENCH_CFLAGS) $(PK_INC) -Ichapters/$(1) -o $$@ \
-	    chapters/$(1)/bench.c $(addprefix solutions/$(1)/,$(call exercises,$(1))) \
+	    chapters/$(1)/bench.c $(foreach f,$(call exercises,$(1)),$(call sub_file,$(1),$(f))) \
+	    $(if $(HAVE_SOLUTIONS),$(BUILD)/bench/$(1)/ref.o) \
 	    $(call provided,$(1)) $($(1)_BENCH_OBJS) $($(1)_LIBS) $(LIBPK) $$(PK_LDFLAGS) \
 	    $$($(1)_LDLIBS) $$($(1)_BENCH_LDLIBS) -lm
 endef
@@ -312,8 +341,18 @@ bench-libpk: $(BUILD)/bench/libpk/bench
 	PK_BENCH_CSV=$(BUILD)/bench/libpk.csv $(BUILD)/bench/libpk/bench
 
 BENCHES := $(foreach c,$(SELECTED),$(if $(wildcard chapters/$(c)/bench.c),$(c)))
-bench: $(if $(CH),,bench-libpk) $(foreach c,$(BENCHES),$(BUILD)/bench/$(c)/bench) $(TOOL_BINS) | deps
-	@set -e; for c in $(BENCHES); do \
+# The benchmark programs are rebuilt when SUBMISSION changes (as make grade's).
+bench: $(if $(CH),,bench-libpk) $(TOOL_BINS) | deps
+	@mkdir -p $(BUILD)/bench
+	@src="$(if $(SUBMISSION),$(abspath $(SUBMISSION)),chapters)"; \
+	 if [ -n "$(SUBMISSION)" ] && [ ! -d "$(SUBMISSION)" ]; then \
+	     echo "SUBMISSION=$(SUBMISSION) is not a folder"; exit 2; fi; \
+	 if [ "$$(cat $(BUILD)/bench/source 2>/dev/null)" != "$$src" ]; then \
+	     rm -f $(foreach c,$(CHAPTERS),$(BUILD)/bench/$(c)/bench); \
+	     echo "$$src" > $(BUILD)/bench/source; fi; \
+	 set -e; for c in $(BENCHES); do \
+	    $(MAKE) --no-print-directory $(BUILD)/bench/$$c/bench; \
+	    echo "== $$c: your code in $$src/$$c$(if $(HAVE_SOLUTIONS),$(comma) beside the reference solution)"; \
 	    PK_BIN_DIR=$(BIN_DIR) PK_BENCH_CSV=$(BUILD)/bench/$$c.csv $(BUILD)/bench/$$c/bench; \
 	done
 
@@ -371,6 +410,18 @@ sanitize: | deps
 
 valgrind: $(TEST_PROGS) $(TOOL_BINS) | deps
 	@PK_BIN_DIR=$(BIN_DIR) PK_VALGRIND=1 scripts/run-tests.sh $(BUILD)/logs-valgrind $(TEST_PROGS)
+
+# The tests of the tests: every chapter's mutants (tests/NN-topic/mutants/,
+# see scripts/mutants.sh) must lose points. QUICK=1 runs only the tests that
+# catch each one (what CI runs). perf-selftest runs the slow-but-correct
+# mutants only: they must keep their correctness points and lose their
+# performance points.
+MUTANT_CHAPTERS = $(foreach c,$(SELECTED),$(if $(wildcard tests/$(c)/mutants/*.patch),$(c)))
+mutants: $(GRADER) $(TOOL_BINS) | deps
+	@scripts/mutants.sh $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
+
+perf-selftest: $(GRADER) $(TOOL_BINS) | deps
+	@scripts/mutants.sh --kind slow $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
 
 # The whole suite RUNS times with both cores kept busy: no flaky test.
 RUNS ?= 20

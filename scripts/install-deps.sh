@@ -9,7 +9,7 @@
 set -eu
 
 # Base packages: compilers come with build-essential on most systems.
-PACKAGES="check libsubunit-dev libcurl4-openssl-dev curl doxygen graphviz pkg-config"
+PACKAGES="check libsubunit-dev libcurl4-openssl-dev curl doxygen graphviz pkg-config patch"
 # Chapter extras (05-native: OpenMP runtime for clang, OpenBLAS for the bench).
 PACKAGES="$PACKAGES libomp-dev libopenblas-dev"
 # The student's day and the docs: watch mode, plots.

@@ -159,4 +159,70 @@ const char *pk_bin_path(const char *name);
                       pk_errno_name(pk_errno_));                            \
     } while (0)
 
+/**
+ * @name Assertions that speak the course's words
+ * A failing graded test must tell the student what was called, what came
+ * back and what was expected, never Check's raw expression text
+ * (tests/grader/check-messages.sh refuses ck_assert() and the typed
+ * ck_assert_int_eq() family in graded tests). Use ck_assert_msg() with a
+ * sentence, or these, which name errno values by name:
+ * @code
+ *     PK_EXPECT_INT("thr_fan_out(tasks, 4, 2)", thr_fan_out(tasks, 4, 2), 0);
+ *     // -> "thr_fan_out(tasks, 4, 2) returned -1, expected 0 (errno = ENOSYS)"
+ * @endcode
+ * @{
+ */
+/** @brief @p got (a signed integer) must equal @p want; @p what names the call. */
+#define PK_EXPECT_INT(what, got, want)                                      \
+    do {                                                                    \
+        errno = 0;                                                          \
+        long long pk_g_ = (long long)(got);                                 \
+        int pk_e_ = errno;                                                  \
+        long long pk_w_ = (long long)(want);                                \
+        ck_assert_msg(pk_g_ == pk_w_, "%s returned %lld, expected %lld%s%s%s",\
+                      (what), pk_g_, pk_w_, pk_e_ ? " (errno = " : "",      \
+                      pk_e_ ? pk_errno_name(pk_e_) : "", pk_e_ ? ")" : ""); \
+    } while (0)
+
+/** @brief @p got (an unsigned integer) must equal @p want. */
+#define PK_EXPECT_UINT(what, got, want)                                     \
+    do {                                                                    \
+        unsigned long long pk_g_ = (unsigned long long)(got);               \
+        unsigned long long pk_w_ = (unsigned long long)(want);              \
+        ck_assert_msg(pk_g_ == pk_w_, "%s returned %llu, expected %llu",    \
+                      (what), pk_g_, pk_w_);                                \
+    } while (0)
+
+/** @brief @p call must return -1 and set errno to @p want_errno. */
+#define PK_EXPECT_ERRNO(what, call, want_errno)                             \
+    do {                                                                    \
+        errno = 0;                                                          \
+        long long pk_g_ = (long long)(call);                                \
+        int pk_e_ = errno;                                                  \
+        ck_assert_msg(pk_g_ == -1 && pk_e_ == (want_errno),                 \
+                      "%s returned %lld with errno = %s, expected -1 with " \
+                      "errno = %s", (what), pk_g_, pk_errno_name(pk_e_),    \
+                      pk_errno_name(want_errno));                           \
+    } while (0)
+
+/** @brief @p call must return a non-NULL pointer. */
+#define PK_EXPECT_NONNULL(what, call)                                       \
+    do {                                                                    \
+        errno = 0;                                                          \
+        const void *pk_p_ = (const void *)(call);                           \
+        int pk_e_ = errno;                                                  \
+        ck_assert_msg(pk_p_ != NULL, "%s returned NULL (errno = %s), "      \
+                      "expected a pointer", (what), pk_errno_name(pk_e_));  \
+    } while (0)
+
+/** @brief Two strings must be equal. */
+#define PK_EXPECT_STR(what, got, want)                                      \
+    do {                                                                    \
+        const char *pk_g_ = (got), *pk_w_ = (want);                         \
+        ck_assert_msg(pk_g_ != NULL && strcmp(pk_g_, pk_w_) == 0,           \
+                      "%s gave \"%s\", expected \"%s\"", (what),            \
+                      pk_g_ ? pk_g_ : "(NULL)", pk_w_);                     \
+    } while (0)
+/** @} */
+
 #endif /* PK_CHECK_H */

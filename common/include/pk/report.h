@@ -49,6 +49,20 @@ int pk_report_add(pk_report *r, const char *benchmark, const char *variant,
                   size_t n, const pk_stats *st);
 
 /**
+ * @brief Add a row for a variant whose code is still a PK_TODO stub: the
+ *        table says "not written yet"; no CSV row is written.
+ * @param r the report.
+ * @param benchmark the benchmark's name (as for pk_report_add()).
+ * @param variant the variant's name.
+ * @return 0, or -1 with errno EINVAL for a NULL argument.
+ *
+ * A benchmark of the student's code calls their function, sees it fail
+ * with errno ENOSYS (what PK_TODO sets) and reports this row instead of a
+ * time, then goes on with the rest.
+ */
+int pk_report_todo(pk_report *r, const char *benchmark, const char *variant);
+
+/**
  * @brief The speedup of the last variant added (baseline median / its median).
  * @param r the report.
  * @return the ratio, or 0 when nothing was added yet.
@@ -105,6 +119,39 @@ unsigned long long pk_ceiling_calibrate(double seconds);
  * same conditions as the code it is compared with.
  */
 double pk_ceiling_trial(unsigned nprocs, unsigned long long iters);
+
+/**
+ * @brief Whether benchmarks should run their quick version (fewer rounds,
+ *        smaller sizes): PK_BENCH_QUICK=1 in the environment, as CI sets
+ *        where a full run proves nothing more.
+ * @return 1 or 0.
+ */
+int pk_bench_quick(void);
+
+/**
+ * @brief Declare the reference solution's version of @p name, for a
+ *        benchmark that times the student's code beside it.
+ *
+ * `make bench` links the student's code in chapters/ (or SUBMISSION) and,
+ * where solutions/ exists, the reference solution with every global name
+ * renamed pk_ref_NAME. Declare each function the benchmark compares at file
+ * scope, after including the chapter's header:
+ * @code
+ *     PK_REF_DECLARE(thr_fan_out);
+ *     ...
+ *     if (PK_REF(thr_fan_out) != NULL)   // NULL in the student handout
+ *         PK_REF(thr_fan_out)(tasks, n, nthreads);
+ * @endcode
+ * @param name a function declared by the chapter's header.
+ */
+#define PK_REF_DECLARE(name) extern __typeof__(name) pk_ref_##name __attribute__((weak))
+
+/**
+ * @brief The reference solution's @p name (see PK_REF_DECLARE()), or NULL
+ *        when the benchmark was built without solutions/.
+ * @param name the function's name in the chapter's header.
+ */
+#define PK_REF(name) (pk_ref_##name)
 
 #ifdef __cplusplus
 }
