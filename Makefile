@@ -65,6 +65,8 @@ LIBHTTPD   := $(BUILD)/lib/libpkhttpd.a
 
 exercises = $($(1)_EXERCISES)
 comma := ,
+# A chapter's points in the course total: NN-topic_POINTS, else 100.
+points_of = $(if $($(1)_POINTS),$($(1)_POINTS),100)
 $(foreach c,$(CHAPTERS),$(if $(wildcard chapters/$(c)/chapter.mk),,$(error chapters/$(c)/chapter.mk is missing: every chapter names its exercises there (see docs/pages/authoring.md))))
 $(foreach c,$(CHAPTERS),$(if $(strip $(call exercises,$(c))),,$(error chapters/$(c)/chapter.mk: $(c)_EXERCISES is empty)))
 $(foreach c,$(CHAPTERS),$(foreach f,$(call exercises,$(c)),$(if $(wildcard chapters/$(c)/$(f)),,$(error $(c)_EXERCISES names $(f), which is not in chapters/$(c)))))
@@ -243,7 +245,8 @@ define grade_recipe
 	     if $(MAKE) --no-print-directory $(BUILD)/grade/$$c/check >$$log 2>&1; \
 	     then $(if $(1),:,echo ok); log=$(BUILD)/grade/$$c/compile.log; \
 	     else echo "$$c: FAILED to build (see $$log)"; rm -f $(BUILD)/grade/$$c/check; fi; \
-	     args="$$args $$c=$(BUILD)/grade/$$c/check:$$log:$$srcdir"; \
+	     points=$$(echo " $(foreach c,$(CHAPTERS),$(c)=$(call points_of,$(c))) " | sed "s/.* $$c=\([^ ]*\) .*/\1/"); \
+	     args="$$args $$c=$(BUILD)/grade/$$c/check:$$log:$$srcdir:$$points"; \
 	 done; \
 	 PK_BIN_DIR=$(BIN_DIR) $(GRADER) --json $(BUILD)/grade/results.json \
 	     --csv $(BUILD)/grade/points.csv --logs $(BUILD)/grade/logs \

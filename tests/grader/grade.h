@@ -53,7 +53,9 @@ typedef struct chapter {
     int listed;           /* --list worked: the chapter built and starts */
     char build_error[2048];
     char warning[2048];   /* the first compiler warning in the student's files */
-    double points, max_points; /* max_points is 100 unless tests were left out */
+    double worth;              /* the chapter's points in the course total;
+                                  0 means 100 */
+    double points, max_points; /* max_points is worth */
     size_t passed, graded, not_run;
 } chapter;
 

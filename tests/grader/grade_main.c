@@ -1,7 +1,7 @@
 /* grade_main.c - pk-grade: runs chapters' test programs one test at a time
  * and turns the results into points, a summary table and results.json.
  *
- * usage: pk-grade [options] CHAPTER=PROGRAM[:BUILDLOG[:SRCDIR]] ...
+ * usage: pk-grade [options] CHAPTER=PROGRAM[:BUILDLOG[:SRCDIR[:POINTS]]] ...
  *
  *   --json FILE        results in Gradescope's schema
  *   --csv FILE         one line per chapter, "chapter,points"
@@ -17,7 +17,8 @@
  *
  * BUILDLOG is the chapter's build output (compiler warnings and errors are
  * shown from it), SRCDIR the student's folder for the chapter (only
- * diagnostics and crash frames in it are shown as "your code").
+ * diagnostics and crash frames in it are shown as "your code"), POINTS
+ * the chapter's share of the course total (100 when absent).
  * PK_PERF=0 in the environment leaves the performance tests out.
  * The parts: see grade.h.
  */
@@ -34,11 +35,11 @@ static int usage(void)
 {
     fprintf(stderr, "usage: pk-grade [--json FILE] [--csv FILE] [--logs DIR] [--hint] "
                     "[--stop-first] [--only TESTS] [--skeleton-check] [--asan-make CMD] "
-                    "CHAPTER=PROGRAM[:BUILDLOG[:SRCDIR]] ...\n");
+                    "CHAPTER=PROGRAM[:BUILDLOG[:SRCDIR[:POINTS]]] ...\n");
     return 2;
 }
 
-/* CHAPTER=PROGRAM[:BUILDLOG[:SRCDIR]] */
+/* CHAPTER=PROGRAM[:BUILDLOG[:SRCDIR[:POINTS]]] */
 static void parse_chapter(chapter *ch, char *arg)
 {
     char *eq = strchr(arg, '=');
@@ -55,6 +56,11 @@ static void parse_chapter(chapter *ch, char *arg)
         return;
     *colon = '\0';
     ch->srcdir = colon + 1;
+    colon = strchr(colon + 1, ':');
+    if (colon == NULL)
+        return;
+    *colon = '\0';
+    ch->worth = atof(colon + 1);
 }
 
 static int has_failure(const chapter *ch)

@@ -66,7 +66,7 @@ void print_table(const chapter *chs, size_t nch, double secs, const options *o)
     double score = 0, max = 0;
     size_t done = 0;
 
-    printf("\n%s%-16s %-*s %7s %8s%s\n", c.bold, "chapter", BAR_WIDTH + 2,
+    printf("\n%s%-16s %-*s %7s %14s%s\n", c.bold, "chapter", BAR_WIDTH + 2,
            "progress", "tests", "points", c.off);
     for (size_t k = 0; k < nch; k++) {
         const chapter *ch = &chs[k];
@@ -77,8 +77,8 @@ void print_table(const chapter *chs, size_t nch, double secs, const options *o)
             bar[i] = i < filled ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
         const char *col = pct >= FULL ? c.green : ch->points > 0 ? c.yellow : c.red;
-        printf("%-16s %s[%s]%s %3zu/%-3zu %7.1f\n", ch->name, col, bar, c.off,
-               ch->passed, ch->graded, ch->points);
+        printf("%-16s %s[%s]%s %3zu/%-3zu %7.1f / %-4.0f\n", ch->name, col, bar,
+               c.off, ch->passed, ch->graded, ch->points, ch->max_points);
         score += ch->points;
         max += ch->max_points;
         if (ch->listed && pct >= FULL)

@@ -1,7 +1,8 @@
 /* grade_score.c - which of a chapter's tests run, and what each earns.
  *
- * A chapter is worth 100 points, shared among its graded tests (ordinary
- * and performance) by weight. An ordinary test earns all of its share or
+ * A chapter is worth its points in the course total (100 unless the
+ * chapter's chapter.mk says otherwise), shared among its graded tests
+ * (ordinary and performance) by weight. An ordinary test earns all of its share or
  * nothing; a performance test earns the fraction its evidence reports
  * (partial credit), and nothing when the machine was too busy to measure.
  * Tests that were not run are left out of the total only when the run was
@@ -48,15 +49,15 @@ void score_chapter(chapter *ch, const options *o)
 
     ch->points = 0;
     ch->passed = ch->graded = ch->not_run = 0;
-    /* Out of 100, unless the run left tests out on purpose: then the points
-     * are out of those that remain, scaled to 100 all the same. */
-    ch->max_points = 100;
+    /* When the run leaves tests out on purpose, the points are shared
+     * among those that remain. */
+    ch->max_points = ch->worth > 0 ? ch->worth : 100;
     for (size_t i = 0; i < ch->ntests; i++) {
         test *t = &ch->tests[i];
         t->points = t->max_points = 0;
         if (!counts(t, o))
             continue;
-        t->max_points = total > 0 ? 100.0 * t->weight / total : 0;
+        t->max_points = total > 0 ? ch->max_points * t->weight / total : 0;
         t->points = t->fraction * t->max_points;
         ch->points += t->points;
         ch->graded++;
