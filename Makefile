@@ -421,10 +421,10 @@ valgrind: $(TEST_PROGS) $(TOOL_BINS) | deps
 # performance points.
 MUTANT_CHAPTERS = $(foreach c,$(SELECTED),$(if $(wildcard tests/$(c)/mutants/*.patch),$(c)))
 mutants: $(GRADER) $(TOOL_BINS) | deps
-	@scripts/mutants.sh $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
+	@PK_BUILD=$(BUILD) scripts/mutants.sh $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
 
 perf-selftest: $(GRADER) $(TOOL_BINS) | deps
-	@scripts/mutants.sh --kind slow $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
+	@PK_BUILD=$(BUILD) scripts/mutants.sh --kind slow $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
 
 # The whole suite RUNS times with both cores kept busy: no flaky test.
 RUNS ?= 20

@@ -27,7 +27,7 @@
 # A slow mutant on a machine too busy to measure speed is reported as not
 # proven (and retried once); it does not fail the run, and the table says so.
 #
-# Writes build/mutants/table.txt; exits 1 if a mutant was not caught.
+# Writes $PK_BUILD/mutants/table.txt (PK_BUILD: make's BUILD, default build); exits 1 if a mutant was not caught.
 set -u
 quick=0
 kind_wanted=all
@@ -40,7 +40,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "usage: mutants.sh [--quick] [--kind K] CHAPTER..." >&2; exit 2; }
 
-build=build/mutants
+top=${PK_BUILD:-build}          # make's BUILD
+build=$top/mutants
 mkdir -p "$build"
 table=$build/table.txt
 work=$(mktemp -d)
@@ -73,9 +74,9 @@ for ch in "$@"; do
     dir=tests/$ch/mutants
     [ -d "$dir" ] || { echo "$ch: no mutants in $dir" | tee -a "$table"; missed="$missed $ch(none)"; continue; }
     # Every test of the chapter, and which are performance tests.
-    make -s --no-print-directory "build/sol/$ch/check" >/dev/null 2>&1 ||
+    make -s --no-print-directory BUILD="$top" "$top/sol/$ch/check" >/dev/null 2>&1 ||
         { echo "$ch: the reference test program does not build" >&2; exit 1; }
-    "build/sol/$ch/check" --list > "$work/list"
+    "$top/sol/$ch/check" --list > "$work/list"
     for patch in "$dir"/*.patch; do
         [ -e "$patch" ] || continue
         name=$(basename "$patch" .patch)
