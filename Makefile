@@ -56,6 +56,9 @@ SELECTED := $(if $(CH),$(CH),$(CHAPTERS))
 #   NN-topic_BENCH_CFLAGS  extra flags for bench.c only
 #   NN-topic_BENCH_LDLIBS  extra libraries for the benchmark only
 #   NN-topic_BENCH_OBJS    extra objects for the benchmark (with their rules)
+#   NN-topic_TEST_OBJS     extra objects for its test programs, all variants
+#                          (with their rules): provided baselines that the
+#                          performance tests compare with
 #   NN-topic_NO_TSAN       non-empty: skip the chapter under TSan (say why)
 # Everything that only the benchmark or the performance tests build (a
 # baseline loop, a workload, a Python script) lives in chapters/NN-topic/bench/.
@@ -161,10 +164,10 @@ chapter_mk = $(wildcard chapters/$(1)/chapter.mk)
 
 define test_prog
 $(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(call chapter_mk,$(2)) \
-        $(call headers,$(2)) $(HARNESS) $($(2)_LIBS) $(LIBPK) tests/grader/pk_check.h | deps
+        $(call headers,$(2)) $(HARNESS) $($(2)_TEST_OBJS) $($(2)_LIBS) $(LIBPK) tests/grader/pk_check.h | deps
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) $(TEST_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
-	    -o $$@ $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(HARNESS) \
+	    -o $$@ $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(HARNESS) $($(2)_TEST_OBJS) \
 	    $($(2)_LIBS) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm \
 	    2>$$(@D)/compile.log; rc=$$$$?; cat $$(@D)/compile.log >&2; exit $$$$rc
 endef
