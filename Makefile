@@ -59,6 +59,14 @@ SELECTED := $(if $(CH),$(CH),$(CHAPTERS))
 #   NN-topic_TEST_OBJS     extra objects for its test programs, all variants
 #                          (with their rules): provided baselines that the
 #                          performance tests compare with
+#   NN-topic_AUX           names of auxiliary programs the tests run, built
+#                          for each variant (sol, skel, grade) from the same
+#                          exercise sources as its test program, into the
+#                          folder the tests see as the string PK_AUX_DIR:
+#     NN-topic_AUX_NAME_SRCS    provided sources (the program's main)
+#     NN-topic_AUX_NAME_CFLAGS  its extra flags (e.g. -fsanitize=thread)
+#     NN-topic_AUX_NAME_LDLIBS  its extra libraries
+#     NN-topic_AUX_NAME_CC      its compiler (e.g. mpicc), default $(CC)
 #   NN-topic_NO_TSAN       non-empty: skip the chapter under TSan (say why)
 # Everything that only the benchmark or the performance tests build (a
 # baseline loop, a workload, a Python script) lives in chapters/NN-topic/bench/.
@@ -162,11 +170,28 @@ $(GRADER): $(GRADER_SRCS) $(GRADER_HDRS) | deps
 # A chapter's chapter.mk, if it has one: its flags are part of the build.
 chapter_mk = $(wildcard chapters/$(1)/chapter.mk)
 
+# $(call aux_prog,VARIANT,CHAPTER,EXERCISE-SOURCES,NAME): an auxiliary
+# program of the chapter built from the same exercise sources as the test
+# program (see NN-topic_AUX below).
+aux_dir = $(BUILD)/$(1)/$(2)/aux
+define aux_prog
+$(call aux_dir,$(1),$(2))/$(4): $(3) $($(2)_AUX_$(4)_SRCS) $(call provided,$(2)) $(call headers,$(2)) \
+        $(call chapter_mk,$(2)) $($(2)_LIBS) $(LIBPK) | deps
+	@mkdir -p $$(@D)
+	$$(if $$($(2)_AUX_$(4)_CC),$$($(2)_AUX_$(4)_CC),$$(CC)) $$(PK_CFLAGS) $$($(2)_CFLAGS) \
+	    $$($(2)_AUX_$(4)_CFLAGS) $(PK_INC) -Ichapters/$(2) -o $$@ $($(2)_AUX_$(4)_SRCS) $(3) \
+	    $(call provided,$(2)) $($(2)_LIBS) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) \
+	    $$($(2)_AUX_$(4)_LDLIBS) -lm
+endef
+
 define test_prog
+$(foreach a,$($(2)_AUX),$(call aux_prog,$(1),$(2),$(3),$(a)))
 $(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(call chapter_mk,$(2)) \
-        $(call headers,$(2)) $(HARNESS) $($(2)_TEST_OBJS) $($(2)_LIBS) $(LIBPK) tests/grader/pk_check.h | deps
+        $(call headers,$(2)) $(HARNESS) $($(2)_TEST_OBJS) $($(2)_LIBS) $(LIBPK) tests/grader/pk_check.h \
+        $(foreach a,$($(2)_AUX),$(call aux_dir,$(1),$(2))/$(a)) | deps
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) $(TEST_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
+	    -DPK_AUX_DIR='"$(abspath $(call aux_dir,$(1),$(2)))"' \
 	    -o $$@ $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(HARNESS) $($(2)_TEST_OBJS) \
 	    $($(2)_LIBS) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm \
 	    2>$$(@D)/compile.log; rc=$$$$?; cat $$(@D)/compile.log >&2; exit $$$$rc
