@@ -9,3 +9,17 @@ uint64_t pk_cpu_task(uint64_t n)
         sum += i * i;
     return sum;
 }
+
+uint64_t pk_project_item(uint64_t x, uint64_t y)
+{
+    uint64_t sum = 0;
+    uint32_t x32 = (uint32_t)x; /* t = (k XOR x) mod 2^32 */
+
+    /* XOR is not a polynomial in k, so no closed form exists: the loop
+     * really runs (vectorised: four 32x32->64-bit multiplies at a time). */
+    for (uint32_t k = 0; k < PK_PROJECT_INNER; k++) {
+        uint64_t t = k ^ x32;
+        sum += t * t;
+    }
+    return x * y + sum;
+}

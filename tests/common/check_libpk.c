@@ -152,6 +152,26 @@ START_TEST(test_timing_cpu_count)
 }
 END_TEST
 
+START_TEST(test_task_project_item)
+{
+    /* t = k: the inner sum is sum of k*k for k < 1000. */
+    ck_assert_msg(pk_project_item(0, 0) == 332833500u,
+                  "pk_project_item(0, 0) = %llu, expected 332833500",
+                  (unsigned long long)pk_project_item(0, 0));
+    /* Against the formula computed here, for a few items. */
+    for (uint64_t i = 1; i < 5000; i += 997) {
+        uint64_t want = i * (2 * i);
+        for (uint32_t k = 0; k < PK_PROJECT_INNER; k++) {
+            uint64_t t = k ^ (uint32_t)i;
+            want += t * t;
+        }
+        ck_assert_msg(pk_project_item(i, 2 * i) == want,
+                      "pk_project_item(%llu, %llu) wrong", (unsigned long long)i,
+                      (unsigned long long)(2 * i));
+    }
+}
+END_TEST
+
 START_TEST(test_task_values)
 {
     ck_assert_uint_eq(pk_cpu_task(0), 0);
@@ -1028,6 +1048,7 @@ Suite *pk_suite(void)
     pk_test_add_ungraded(s, test_timing_bench_counts);
     pk_test_add_ungraded(s, test_timing_cpu_count);
     pk_test_add_ungraded(s, test_task_values);
+    pk_test_add_ungraded(s, test_task_project_item);
     pk_test_add_ungraded(s, test_tpool_submit_get);
     pk_test_add_ungraded(s, test_tpool_default_size);
     pk_test_add_ungraded(s, test_tpool_einval);
