@@ -67,6 +67,9 @@ SELECTED := $(if $(CH),$(CH),$(CHAPTERS))
 #     NN-topic_AUX_NAME_CFLAGS  its extra flags (e.g. -fsanitize=thread)
 #     NN-topic_AUX_NAME_LDLIBS  its extra libraries
 #     NN-topic_AUX_NAME_CC      its compiler (e.g. mpicc), default $(CC)
+# Test programs also see PK_SRC_DIR: the folder their exercise files came
+# from (solutions/NN-topic, chapters/NN-topic, or the submission's), for
+# tests that read a file the student writes beside the code (a report).
 #   NN-topic_NO_TSAN       non-empty: skip the chapter under TSan (say why)
 # Everything that only the benchmark or the performance tests build (a
 # baseline loop, a workload, a Python script) lives in chapters/NN-topic/bench/.
@@ -192,6 +195,7 @@ $(BUILD)/$(1)/$(2)/check: $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(cal
 	@mkdir -p $$(@D)
 	$$(CC) $$(PK_CFLAGS) $$($(2)_CFLAGS) $(PK_INC) $(TEST_INC) -Ichapters/$(2) $$(CHECK_CFLAGS) \
 	    -DPK_AUX_DIR='"$(abspath $(call aux_dir,$(1),$(2)))"' \
+	    -DPK_SRC_DIR='"$(abspath $(dir $(firstword $(3))))"' \
 	    -o $$@ $(call tests_of,$(2)) $(3) $(call provided,$(2)) $(HARNESS) $($(2)_TEST_OBJS) \
 	    $($(2)_LIBS) $(LIBPK) $$(PK_LDFLAGS) $$($(2)_LDLIBS) $$(CHECK_LIBS) -lm \
 	    2>$$(@D)/compile.log; rc=$$$$?; cat $$(@D)/compile.log >&2; exit $$$$rc
