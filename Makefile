@@ -421,6 +421,7 @@ docs-check: docs $(BUILD)/bin/pk-serve
 
 # Every command the lessons tell the student to run (see the script).
 lesson-check: $(GRADER) | deps
+	@scripts/lesson-lint.sh
 	@scripts/lesson-commands.sh
 
 # The instructors' site: the same, plus the reference solutions' sources.

@@ -12,6 +12,8 @@ set -eu
 PACKAGES="check libsubunit-dev libcurl4-openssl-dev curl doxygen graphviz pkg-config patch"
 # Chapter extras (05-native: OpenMP runtime for clang, OpenBLAS for the bench).
 PACKAGES="$PACKAGES libomp-dev libopenblas-dev"
+# 08-distributed: Open MPI (mpicc, mpirun) and its development files.
+PACKAGES="$PACKAGES openmpi-bin libopenmpi-dev"
 # The student's day and the docs: watch mode, plots.
 PACKAGES="$PACKAGES inotify-tools gnuplot-nox"
 PACKAGES="$PACKAGES $*"

@@ -150,7 +150,7 @@ for f in "$@"; do
         # On the skeleton the tests fail: that, and only that, may fail.
         case "$run" in
             *MINE=1*)
-                if [ "$rc" -ne 0 ] && grep -q '^[0-9]* passed, [1-9][0-9]* failed$' "$log"; then
+                if [ "$rc" -ne 0 ] && grep -q '^[0-9]* passed, [1-9][0-9]* failed' "$log"; then
                     rc=0
                 fi ;;
             build/grade/*/check*)
