@@ -310,17 +310,17 @@ watch: | deps
 SUBMISSIONS ?=
 JOBS_GRADE  ?= 2
 grade-all: $(GRADER) | deps
-	@scripts/grade-all.sh "$(SUBMISSIONS)" "$(abspath $(BUILD))/batch" "$(JOBS_GRADE)" "$(CH)"
+	@tests/grader/grade-all.sh "$(SUBMISSIONS)" "$(abspath $(BUILD))/batch" "$(JOBS_GRADE)" "$(CH)"
 
 grade-all-check: $(GRADER) | deps
-	@scripts/grade-all-check.sh $(BUILD)/grade-all-check
+	@tests/grader/grade-all-check.sh $(BUILD)/grade-all-check
 
-# Gradescope: build/dist/autograder.zip (see scripts/gradescope/).
+# Gradescope: build/dist/autograder.zip (see tests/grader/gradescope/).
 gradescope: | deps
-	@scripts/gradescope/package.sh "$(abspath $(BUILD))/dist"
+	@tests/grader/gradescope/package.sh "$(abspath $(BUILD))/dist"
 
 gradescope-check: gradescope
-	@scripts/gradescope/check.sh "$(abspath $(BUILD))/dist/autograder.zip"
+	@tests/grader/gradescope/check.sh "$(abspath $(BUILD))/dist/autograder.zip"
 
 check-skeletons: $(GRADER) $(TOOL_BINS) $(foreach c,$(SELECTED),$(BUILD)/skel/$(c)/check) | deps
 	@PK_BIN_DIR=$(BIN_DIR) $(GRADER) --skeleton-check --logs $(BUILD)/skel/logs \

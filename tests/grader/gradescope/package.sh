@@ -9,7 +9,7 @@ scripts/install-deps.sh zip unzip
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 git ls-files -z --cached | grep -zv '^solutions/' | xargs -0 -I{} cp --parents {} "$stage/"
-cp scripts/gradescope/setup.sh scripts/gradescope/run_autograder "$stage/"
+cp tests/grader/gradescope/setup.sh tests/grader/gradescope/run_autograder "$stage/"
 chmod +x "$stage/setup.sh" "$stage/run_autograder"
 mkdir -p "$out"
 rm -f "$out/autograder.zip"
