@@ -107,7 +107,7 @@ GRADER_HDRS := tests/grader/grade.h tests/grader/grade_protocol.h common/include
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog mutants perf-selftest check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
+.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog mutants perf-selftest new-chapter new-chapter-check check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
         dist dist-check grade-all grade-all-check gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -463,6 +463,14 @@ perf-selftest: $(GRADER) $(TOOL_BINS) | deps
 RUNS ?= 20
 robustness: | deps
 	@scripts/robustness.sh $(RUNS)
+
+# A new chapter, scaffolded so that it builds and grades 0 (see authoring.md).
+NAME ?=
+new-chapter:
+	@scripts/new-chapter.sh "$(NAME)"
+
+new-chapter-check: | deps
+	@scripts/new-chapter-check.sh
 
 DIST_NAME := pk-course
 dist: | deps
