@@ -1,6 +1,8 @@
 #!/bin/sh
 # dist-check.sh TARBALL - unpack the student handout in a temporary folder and
-# check that it has no solutions, builds, and grades every chapter to 0.
+# check that it has no solutions, builds, grades every chapter to 0, and that
+# every command the lessons give works there too (make lesson-check in the
+# handout: a lesson command that needs solutions/ fails it).
 set -eu
 tarball=$(readlink -f "$1")
 tmp=$(mktemp -d)
@@ -23,4 +25,12 @@ if grep -q 'did not compile\|did not build' grade.out; then
     exit 1
 fi
 make test | tail -n 2
-echo "dist-check: ok (no solutions, builds, grades to 0)"
+if [ "${PK_DIST_LESSONS:-1}" = 1 ]; then
+    make lesson-check > lesson-check.out 2>&1 || {
+        grep -v '^ok ' lesson-check.out | tail -n 60
+        echo "dist-check: a lesson command fails in the student handout" >&2
+        exit 1
+    }
+    tail -n 1 lesson-check.out
+fi
+echo "dist-check: ok (no solutions, builds, grades to 0, every lesson command runs)"
