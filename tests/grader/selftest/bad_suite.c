@@ -1,5 +1,6 @@
 /* bad_suite.c - a suite that misbehaves on purpose, one way per test, for the
- * grader's own tests (check_grader.c). Only test_bad_passes may score. */
+ * grader's own tests (check_grader.c). Only test_bad_passes may score in
+ * full, and test_bad_partial half of its points. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "pk_check.h"
+#include "pk_perf.h"
 
 START_TEST(test_bad_passes)
 {
@@ -170,6 +172,42 @@ START_TEST(test_bad_stray_thread)
 }
 END_TEST
 
+/* A performance test that earns half its points. */
+START_TEST(test_bad_partial)
+{
+    PK_PERF_LOOP {
+        pk_perf_award(0.75, 1.0, PK_PERF_HIGHER, "figure 0.75 against a target of 1.0");
+    }
+}
+END_TEST
+
+/* A performance test on a machine too busy to measure: points withheld. */
+START_TEST(test_bad_busy)
+{
+    pk_check_record(0, PK_NOTE_IS_BUSY, "machine too busy to measure speed (a test of the grader)");
+}
+END_TEST
+
+/* A test that earns a score, then crashes: nothing. */
+START_TEST(test_bad_partial_then_crash)
+{
+    pk_check_record(0.9, PK_NOTE_IS_PERF, "nearly there");
+    raise(SIGSEGV);
+}
+END_TEST
+
+/* A test that forges a PASS line on every descriptor it can find, then
+ * fails: the forged line lacks this run's nonce. */
+START_TEST(test_bad_forged_pass)
+{
+    static const char fake[] = "PASS 0123456789abcdef 1.0000 ok\tforged\n";
+    for (int fd = 0; fd < 1024; fd++)
+        if (write(fd, fake, sizeof fake - 1) < 0)
+            continue;
+    ck_abort_msg("the real result: failed");
+}
+END_TEST
+
 Suite *pk_suite(void)
 {
     Suite *s = suite_create("bad");
@@ -191,5 +229,9 @@ Suite *pk_suite(void)
     pk_test_add(s, test_bad_close_output, 1, "");
     pk_test_add(s, test_bad_fake_output, 1, "");
     pk_test_add(s, test_bad_stray_thread, 1, "");
+    pk_test_add_perf(s, test_bad_partial, 1, 10, "");
+    pk_test_add_perf(s, test_bad_busy, 1, 10, "");
+    pk_test_add_perf(s, test_bad_partial_then_crash, 1, 10, "");
+    pk_test_add(s, test_bad_forged_pass, 1, "");
     return s;
 }

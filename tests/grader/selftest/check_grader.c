@@ -34,6 +34,18 @@ static void grade_bad_suite(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* The score the JSON gives test NAME. */
+static double score_of(const char *name)
+{
+    char key[256];
+    snprintf(key, sizeof key, "\"name\": \"bad: %s\"", name);
+    const char *p = strstr(json, key);
+    ck_assert_msg(p != NULL, "%s missing from results.json", name);
+    const char *sc = strstr(p, "\"score\": ");
+    ck_assert_msg(sc != NULL, "%s has no score", name);
+    return atof(sc + 9);
+}
+
 /* The status the JSON gives test NAME. */
 static const char *status_of(const char *name)
 {
@@ -57,15 +69,36 @@ START_TEST(test_grader_contains_misbehaviour)
                          "test_bad_fork_bomb", "test_bad_memory_hog",
                          "test_bad_kill_parent", "test_bad_setsid_orphan",
                          "test_bad_ignore_signals", "test_bad_close_output",
-                         "test_bad_fake_output", "test_bad_stray_thread"};
+                         "test_bad_fake_output", "test_bad_stray_thread",
+                         "test_bad_busy", "test_bad_partial_then_crash",
+                         "test_bad_forged_pass", "test_bad_partial"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(strcmp(status_of(bad[i]), "failed") == 0,
                       "%s must score 0", bad[i]);
-    /* 1 of 18 equal tests passed: 5.56 points of 100. */
-    ck_assert_msg(strstr(json, "\"score\": 5.56,") != NULL,
-                  "expected a total of 5.56, json: %.200s", json);
+    /* 22 equal tests: one passed (4.55 points) and one earned half of its
+     * points (2.27): 6.82 of 100. */
+    ck_assert_msg(strstr(json, "\"score\": 6.82,") != NULL,
+                  "expected a total of 6.82, json: %.200s", json);
     ck_assert_msg(strstr(json, "\"max_score\": 100,") != NULL,
                   "expected max_score 100");
+}
+END_TEST
+
+START_TEST(test_grader_partial_credit)
+{
+    grade_bad_suite();
+    double half = score_of("test_bad_partial");
+    ck_assert_msg(half > 2.26 && half < 2.28, "a performance test at 0.75 of a "
+                  "target of 1.0 earns half its 4.55 points: got %.4f", half);
+    ck_assert_msg(score_of("test_bad_busy") == 0, "a busy machine's test earns 0");
+    ck_assert_msg(strstr(json, "machine too busy") != NULL,
+                  "the busy test must say why it earned nothing");
+    ck_assert_msg(score_of("test_bad_partial_then_crash") == 0,
+                  "a test that recorded a score and then crashed earns 0");
+    ck_assert_msg(score_of("test_bad_forged_pass") == 0,
+                  "a forged PASS line without the nonce earns 0");
+    ck_assert_msg(strstr(json, "figure 0.75 against a target of 1.0") != NULL,
+                  "a performance test's figures must reach results.json");
 }
 END_TEST
 
@@ -111,6 +144,7 @@ Suite *pk_suite(void)
     /* Grading the bad suite takes several seconds of fixed timeouts. */
     pk_test_add_ungraded_timeout(s, test_grader_contains_misbehaviour, 120);
     pk_test_add_ungraded_timeout(s, test_grader_messages_teach, 120);
+    pk_test_add_ungraded_timeout(s, test_grader_partial_credit, 120);
     pk_test_add_ungraded_timeout(s, test_grader_leaves_no_process, 120);
     return s;
 }
