@@ -107,7 +107,7 @@ GRADER_HDRS := tests/grader/grade.h tests/grader/grade_protocol.h common/include
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog mutants perf-selftest new-chapter new-chapter-check check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
+.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog mutants perf-selftest perf-series new-chapter new-chapter-check check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
         dist dist-check grade-all grade-all-check gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -412,7 +412,7 @@ docs: $(DIAGRAMS) | deps
 	@if [ -s $(BUILD)/docs/warnings.log ]; then cat $(BUILD)/docs/warnings.log; exit 1; fi
 	@scripts/docs-images.sh $(BUILD)/docs/html
 	@scripts/docs-post.sh $(BUILD)/docs/html $(BUILD)/node
-	@echo "docs: $(BUILD)/docs/html/index.html (no warnings); search needs it served over HTTP"
+	@echo "docs: $(BUILD)/docs/html/index.html (no warnings; its search box needs HTTP: python3 -m http.server -d $(BUILD)/docs/html)"
 
 # The docs in a real browser: headless Chromium over 127.0.0.1.
 docs-check: docs $(BUILD)/bin/pk-serve
@@ -458,6 +458,13 @@ mutants: $(GRADER) $(TOOL_BINS) | deps
 
 perf-selftest: $(GRADER) $(TOOL_BINS) | deps
 	@PK_BUILD=$(BUILD) scripts/mutants.sh --kind slow $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
+
+# The reference solutions' performance tests RUNS times, on an idle machine
+# (PERF_MODE=idle) or with both cores kept busy (PERF_MODE=busy): the
+# reference must earn every performance point, or say "too busy".
+PERF_MODE ?= idle
+perf-series: | deps
+	@PK_BUILD=$(BUILD) scripts/perf-series.sh $(RUNS) $(PERF_MODE)
 
 # The whole suite RUNS times with both cores kept busy: no flaky test.
 RUNS ?= 20
