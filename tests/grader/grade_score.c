@@ -85,8 +85,7 @@ int grade_chapter(chapter *ch, const options *o)
         }
         if (run_test(ch, t, o) != 0)
             return -1;
-        if ((o->stop_first || o->hint) && t->result != OUT_PASS &&
-            t->result != OUT_BUSY)
+        if ((o->stop_first || o->hint) && t->result == OUT_FAIL)
             stopped = 1;
     }
     score_chapter(ch, o);
