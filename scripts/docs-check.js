@@ -16,7 +16,8 @@
 //   - the menu says "Lessons", lessons have previous/next links at the top
 //     and at the bottom;
 //   - the browser console stays silent, no request fails.
-// Then the site's search box must put the lesson that explains a word first.
+// Then the site's search box must put the lesson that explains a word first,
+// the menu's data must be clean and every internal link must lead to a file.
 // Screenshots of each page at each width go to SHOTDIR: NAME-WIDTH.png (the
 // first screen), NAME-WIDTH-figure.png and NAME-WIDTH-code.png (scrolled to
 // the first image and the first code block).
@@ -37,7 +38,10 @@ const WIDTHS = [1280, 420];          /* a laptop, a phone (px) */
 const HEIGHT = 900;                  /* window height (px) */
 const PHONE_TEXT_SHARE = 0.75;       /* at phone width the text gets >= 75% of the screen */
 const WRAP_FACTOR = 1.6;             /* a code line taller than 1.6 lines has wrapped */
-const SEARCH_TIMEOUT_MS = 8000;      /* time for the search index to answer */
+const SEARCH_TIMEOUT_MS = 20000;     /* time for the search index to answer */
+const NAV_TIMEOUT_MS = 30000;        /* time for a page to load (a busy machine is slow) */
+/* Markup that shows as text when Doxygen escapes it (a heading's code span). */
+const RAW_MARKUP = /<\/?(tt|code|b|em)>|&lt;|&gt;|&amp;/;
 /* Which lesson really explains each word (see the lessons): */
 const SEARCHES = [
     ['GIL', '01-threads'],           /* "Threads and the GIL": the whole lesson */
@@ -56,21 +60,29 @@ function fail(where, what) {
     console.log(`  FAIL ${where}: ${what}`);
 }
 
-/* The HTML page of each lesson source, with a short name for messages and
- * screenshots: README.md -> index.html; chapters/01-threads/README.md ->
- * md_chapters_01_threads_README.html (01-threads); docs/pages/x.md ->
- * LABEL.html when its title carries {#LABEL}, else md_docs_pages_x.html. */
+/* The HTML page of each Markdown source, with a short name for messages and
+ * screenshots: README.md -> index.html (index); chapters/01-threads/README.md
+ * -> md_chapters_01_threads_README.html (01-threads, a lesson); another page
+ * of a chapter, chapters/07-capstone/REPORT.md (07-capstone-REPORT);
+ * docs/pages/x.md (x). A page whose title carries {#LABEL} is LABEL.html. */
 function lessonPages() {
     const pages = [{ file: 'index.html', name: 'index' }];
-    for (const ch of fs.readdirSync('chapters').sort())
-        if (fs.existsSync(path.join('chapters', ch, 'README.md')))
-            pages.push({ file: `md_chapters_${ch.replace(/-/g, '_')}_README.html`, name: ch, lesson: true });
-    for (const md of fs.readdirSync(path.join('docs', 'pages')).filter(f => f.endsWith('.md')).sort()) {
-        const first = fs.readFileSync(path.join('docs', 'pages', md), 'utf8').split('\n')[0];
+    /* Doxygen's page of a Markdown file: its {#label}, or md_ and the path. */
+    const page = (dir, md, name, lesson) => {
+        const first = fs.readFileSync(path.join(dir, md), 'utf8').split('\n')[0];
         const label = (first.match(/\{#([\w-]+)\}\s*$/) || [])[1];
-        pages.push({ file: label ? `${label}.html` : `md_docs_pages_${md.replace(/\.md$/, '').replace(/-/g, '_')}.html`,
-                     name: md.replace(/\.md$/, '') });
+        const file = label ? `${label}.html` : `md_${path.join(dir, md).replace(/\.md$/, '').replace(/[/-]/g, '_')}.html`;
+        pages.push({ file, name, lesson });
+    };
+    for (const ch of fs.readdirSync('chapters').sort()) {
+        const dir = path.join('chapters', ch);
+        if (!fs.existsSync(path.join(dir, 'README.md'))) continue;
+        page(dir, 'README.md', ch, true);
+        for (const md of fs.readdirSync(dir).filter(f => f.endsWith('.md') && f !== 'README.md').sort())
+            page(dir, md, `${ch}-${md.replace(/\.md$/, '')}`, false);
     }
+    for (const md of fs.readdirSync(path.join('docs', 'pages')).filter(f => f.endsWith('.md')).sort())
+        page(path.join('docs', 'pages'), md, md.replace(/\.md$/, ''), false);
     for (const p of pages)
         if (!fs.existsSync(path.join(htmlDir, p.file)))
             fail(p.file, 'the page was not generated');
@@ -187,19 +199,10 @@ function inspect(opts) {
     }
 
     /* 7. No markup shown as text in headings, the title or the menu. */
-    const RAW = /<\/?(tt|code|b|em)>|&lt;|&gt;|&amp;/;
+    const RAW = new RegExp(opts.raw);
     const texts = [['page title', document.title]];
     for (const el of document.querySelectorAll('h1, h2, h3, h4, h5, h6, div.title, #nav-tree a, #main-menu a, .navpath a'))
         texts.push([el.tagName.toLowerCase() + (el.closest('#nav-tree') ? ' in the menu' : ''), el.textContent]);
-    const walk = (nodes, trail) => {
-        for (const n of nodes || []) {
-            if (Array.isArray(n)) {
-                texts.push(['menu entry', String(n[0])]);
-                if (Array.isArray(n[2])) walk(n[2], trail);
-            }
-        }
-    };
-    if (opts.menuData && window.NAVTREE) walk(window.NAVTREE, '');
     const shown = new Set();
     for (const [where, text] of texts) {
         if (RAW.test(text || '') && !shown.has(text)) {
@@ -208,15 +211,7 @@ function inspect(opts) {
         }
     }
 
-    /* 8. The menu calls the lessons "Lessons". */
-    if (opts.menuData && window.NAVTREE) {
-        const top = (window.NAVTREE[0] && window.NAVTREE[0][2]) || [];
-        const names = top.map(n => n[0]);
-        if (names.includes('Related Pages') || !names.includes('Lessons'))
-            problems.push(`the menu's top entries are [${names.join(', ')}]: expected "Lessons", not "Related Pages"`);
-    }
-
-    /* 9. A lesson has previous/next links at its top and at its bottom. */
+    /* 8. A lesson has previous/next links at its top and at its bottom. */
     if (opts.lesson) {
         const navs = [...column.querySelectorAll('.pk-lesson-nav')];
         const firstHeading = column.querySelector('h1, h2');
@@ -233,6 +228,61 @@ function inspect(opts) {
     return problems;
 }
 
+/* The whole menu, from the files Doxygen writes for it (the tree shows only
+ * what is expanded): navtreedata.js holds the top of the tree and names a
+ * script for each branch (lessons.js, ...); menudata.js holds the tabs. No
+ * entry may show markup as text, and the lessons are called "Lessons". */
+function checkMenu() {
+    const vm = require('vm');
+    const load = (file, name) => {
+        const f = path.join(htmlDir, file);
+        if (!fs.existsSync(f)) return null;
+        const ctx = {};
+        vm.runInNewContext(fs.readFileSync(f, 'utf8') + `;this.__v = ${name};`, ctx);
+        return ctx.__v;
+    };
+    const titles = [];
+    const walk = (nodes, depth) => {
+        for (const n of nodes || []) {
+            if (!Array.isArray(n)) continue;
+            titles.push(String(n[0]));
+            const kids = typeof n[2] === 'string' ? load(`${n[2]}.js`, n[2]) : n[2];
+            if (Array.isArray(kids) && depth < 10) walk(kids, depth + 1);
+        }
+    };
+    const tree = load('navtreedata.js', 'NAVTREE');
+    if (!tree) { fail('menu', 'navtreedata.js is missing'); return; }
+    walk(tree, 0);
+    const menu = load('menudata.js', 'menudata');
+    const tabs = ((menu && menu.children) || []).map(c => c.text);
+    let bad = 0;
+    for (const t of [...new Set(titles.concat(tabs))])
+        if (RAW_MARKUP.test(t) && bad++ < 10) fail('menu', `entry shows markup as text: "${t}"`);
+    const top = ((tree[0] && tree[0][2]) || []).map(n => n[0]);
+    for (const [where, names] of [['tree', top], ['tabs', tabs]])
+        if (names.includes('Related Pages') || !names.includes('Lessons'))
+            fail('menu', `the ${where} show [${names.join(', ')}]: expected "Lessons", not "Related Pages"`);
+    if (!bad) console.log(`  ok   menu: ${titles.length} entries, tabs [${tabs.join(', ')}]`);
+}
+
+/* Every relative link of every page of the site must lead to a file. */
+function checkLinks() {
+    let links = 0;
+    for (const file of fs.readdirSync(htmlDir).filter(f => f.endsWith('.html'))) {
+        const text = fs.readFileSync(path.join(htmlDir, file), 'utf8');
+        const seen = new Set();
+        for (const m of text.matchAll(/href="([^"#][^"]*)"/g)) {
+            const href = m[1].replace(/#.*$/, '');
+            if (!href || seen.has(href) || /^(https?|mailto|javascript|data):/.test(href)) continue;
+            seen.add(href);
+            links++;
+            if (!fs.existsSync(path.join(htmlDir, decodeURI(href.split('?')[0]))))
+                fail(file, `broken link ${href}`);
+        }
+    }
+    console.log(`  ok   ${links} internal links checked`);
+}
+
 async function checkPage(context, pg, width) {
     const file = pg.file;
     const where = `${file} at ${width} px`;
@@ -243,7 +293,7 @@ async function checkPage(context, pg, width) {
     page.on('requestfailed', r => noise.push(`request failed: ${r.url()} (${r.failure() && r.failure().errorText})`));
     page.on('response', r => { if (r.status() >= 400) noise.push(`${r.status()} for ${r.url()}`); });
     try {
-        await page.goto(`${base}/${file}`, { waitUntil: 'load', timeout: 30000 });
+        await page.goto(`${base}/${file}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
         await page.evaluate(() => document.fonts.ready);
         /* Doxygen's menu is built by script after load. */
         await page.waitForFunction(() => !document.querySelector('#nav-tree') ||
@@ -254,7 +304,7 @@ async function checkPage(context, pg, width) {
         if (pg.lesson && !/^Chapter \d\d/.test(title.trim()))
             fail(where, `title "${title.trim()}" is not "Chapter NN: ..."`);
         const problems = await page.evaluate(inspect, {
-            phone: width < 768, share: PHONE_TEXT_SHARE, wrap: WRAP_FACTOR, lesson: !!pg.lesson, menuData: pg.file === 'index.html',
+            phone: width < 768, share: PHONE_TEXT_SHARE, wrap: WRAP_FACTOR, raw: RAW_MARKUP.source, lesson: !!pg.lesson,
         });
         for (const p of problems) fail(where, p);
         for (const n of noise.slice(0, 8)) fail(where, n);
@@ -286,7 +336,7 @@ async function searches(context, pages, width) {
     const page = await context.newPage();
     const where = w => `search "${w}" at ${width} px`;
     try {
-        await page.goto(`${base}/index.html`, { waitUntil: 'load' });
+        await page.goto(`${base}/index.html`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
         const box = page.locator('.pagefind-ui__search-input');
         if (!(await box.count())) {
             const dx = page.locator('#MSearchField');
@@ -344,11 +394,11 @@ async function searches(context, pages, width) {
                 continue;
             }
             /* The first result must lead to the lesson. */
-            await Promise.all([page.waitForURL(u => u.pathname.endsWith(pages.find(p => p.name === want).file), { timeout: SEARCH_TIMEOUT_MS }),
+            await Promise.all([page.waitForURL(u => u.pathname.endsWith(pages.find(p => p.name === want).file), { timeout: NAV_TIMEOUT_MS }),
                                page.locator('.pagefind-ui__result-link').first().click()])
                 .then(() => console.log(`  ok   ${where(word)}: ${names[0]} first of ${names.length}, and the link opens it`))
                 .catch(e => fail(where(word), `the first result's link ${got[0]} does not open ${want}: ${e.message.split('\n')[0]}`));
-            await page.goto(`${base}/index.html`, { waitUntil: 'load' });
+            await page.goto(`${base}/index.html`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
         }
     } catch (e) {
         fail(where('...'), `could not search: ${e.message.split('\n')[0]}`);
@@ -359,25 +409,33 @@ async function searches(context, pages, width) {
 
 (async () => {
     fs.mkdirSync(shotDir, { recursive: true });
+    const started = Date.now();
     const pages = lessonPages();
+    checkMenu();
+    checkLinks();
     console.log(`docs-check: ${pages.length} lesson pages at ${WIDTHS.join(' and ')} px, ${base}`);
     let browser;
     try {
         /* launch() starts Chromium with a fresh temporary --user-data-dir of
          * its own and removes it on close. */
         browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-        for (const width of WIDTHS) {
+        /* The two widths run side by side (two cores). */
+        await Promise.all(WIDTHS.map(async width => {
             const context = await browser.newContext({ viewport: { width, height: HEIGHT }, colorScheme: 'light' });
+            let t = Date.now();
             for (const pg of pages)
                 await checkPage(context, pg, width);
+            const tp = Date.now() - t;
+            t = Date.now();
             await searches(context, pages, width);
+            console.log(`docs-check: ${width} px: pages ${(tp / 1000).toFixed(1)} s, searches ${((Date.now() - t) / 1000).toFixed(1)} s`);
             await context.close();
-        }
+        }));
     } catch (e) {
         fail('browser', e.message.split('\n')[0]);
     } finally {
         if (browser) await browser.close();
     }
-    console.log(`docs-check: screenshots in ${shotDir}`);
+    console.log(`docs-check: screenshots in ${shotDir} (${Math.round((Date.now() - started) / 1000)} s)`);
     process.exit(failures ? 1 : 0);
 })();

@@ -25,6 +25,14 @@ command -v npm >/dev/null 2>&1 || debs="$debs npm"
 # shellcheck disable=SC2086
 "$here/install-deps.sh" $debs
 
+# The theme release the site was made and checked with.
+THEME_VERSION=2.1.0
+have=$(dpkg-query -W -f='${Version}' doxygen-awesome-css 2>/dev/null || true)
+case "$have" in
+    "$THEME_VERSION"*) ;;
+    *) echo "docs-deps: warning: doxygen-awesome-css $have, the site was checked with $THEME_VERSION" >&2 ;;
+esac
+
 want="pagefind@$PAGEFIND_VERSION playwright-core@$PLAYWRIGHT_VERSION"
 stamp="$node_dir/.pk-docs-deps"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&

@@ -19,6 +19,11 @@ node_dir=${2:?usage: docs-post.sh HTMLDIR NODEDIR}
 pagefind=$node_dir/node_modules/.bin/pagefind
 [ -x "$pagefind" ] || { echo "docs-post: $pagefind is missing (scripts/docs-deps.sh installs it)" >&2; exit 1; }
 
+# Doxygen does not notice when an input filter fails: it documents an empty
+# page, titled after its file. Stop here instead.
+empty=$(grep -l '<div class="title">README' "$html"/md_*.html 2>/dev/null || true)
+[ -z "$empty" ] || { echo "docs-post: empty lesson pages (did scripts/docs-filter.sh fail?):" $empty >&2; exit 1; }
+
 # 1. The lesson navigation, again at the top. Doxygen keeps the div on one
 # line (followed by the closing tags of the page); the copy opens the
 # lesson's text block (div.contents is a flex row in the theme: a child of
@@ -48,18 +53,21 @@ find "$html" -maxdepth 1 -name '*.html' -exec sed -i -E \
     -e 's/^<div class="contents">/<div class="contents" data-pagefind-body="">/' \
     -e 's/<div class="title">/<div class="title" data-pagefind-meta="title">/' \
     -e 's#<h([1-6])><a class="anchor" id="([^"]+)"></a>#<h\1 id="pf-\2"><a class="anchor" id="\2"></a>#' {} +
-# Lists of other pages (the lesson list, files, types, members, folders) and
-# the headers' source listings, Doxygen's graph legend) are not where a word
-# is explained.
-for f in "$html"/pages.html "$html"/annotated.html "$html"/classes.html \
+# Lists of other pages (the lessons, files, types, members, folders), the
+# headers' source listings, Doxygen's graph legend and the page about this
+# site (it names the words that docs-check searches for) are not where a word
+# is explained: not indexed.
+for f in "$html"/pages.html "$html"/lessons.html "$html"/site.html "$html"/annotated.html "$html"/classes.html \
          "$html"/files.html "$html"/globals*.html "$html"/functions*.html "$html"/dir_*.html \
          "$html"/*_source.html "$html"/graph_legend.html; do
     [ -f "$f" ] && sed -i 's/<div class="contents" data-pagefind-body="">/<div class="contents">/' "$f"
 done
-# The lessons explain, the API reference documents: a word that both use
-# should find the lesson first, so the reference pages count half.
-for f in "$html"/*_8h.html "$html"/struct*.html "$html"/union*.html "$html"/group__*.html; do
-    [ -f "$f" ] && sed -i 's/<div class="contents" data-pagefind-body="">/<div class="contents" data-pagefind-body="" data-pagefind-weight="0.5">/' "$f"
+# The lessons explain; the API reference documents, a report template asks,
+# the authors' page describes: a word that both use should find the lesson
+# first, so every page but the lessons and the course map counts half.
+for f in "$html"/*.html; do
+    case "$(basename "$f")" in index.html|md_chapters_*_README.html) continue ;; esac
+    sed -i 's/<div class="contents" data-pagefind-body="">/<div class="contents" data-pagefind-body="" data-pagefind-weight="0.5">/' "$f"
 done
 rm -rf "$html/pagefind"
 # --include-characters: "W^X" and "vm_run" are words of the course.

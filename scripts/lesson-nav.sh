@@ -4,6 +4,11 @@
 # lessons read in order on a code host and in the docs site alike. Run it
 # after adding or renaming a chapter; it is idempotent. With arguments
 # (chapter names), only those lessons are rewritten.
+#
+# The docs site shows the same line at the top and at the foot of each lesson
+# (scripts/docs-filter.sh reads it after the marker, in the format written
+# below: "Previous: [..](..) · [The course map](..) · Next: [..](..)", and
+# scripts/docs-post.sh repeats it on top): keep the two in step.
 set -eu
 only="$*"
 chapters=$(ls -d chapters/[0-9][0-9]-* | sort)
