@@ -4,7 +4,10 @@
 #include "pk/task.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +234,86 @@ double pk_ceiling_trial(unsigned nprocs, unsigned long long iters)
     if (one < 0 || many <= 0)
         return 0; /* errno from run_children */
     return nprocs * one / many;
+}
+
+/* ---- the lockstep ceiling: threads that wait for each other ---------- */
+
+#define SYNC_STEP_S 0.0005 /* work between two barriers */
+
+typedef struct lockstep {
+    pthread_barrier_t barrier;
+    atomic_int gate; /* 0 wait, 1 go, -1 a thread failed to start: leave */
+    unsigned long long steps, per_step;
+} lockstep;
+
+static void *lockstep_worker(void *arg)
+{
+    lockstep *ls = arg;
+    int g;
+    while ((g = atomic_load(&ls->gate)) == 0)
+        sched_yield();
+    if (g < 0)
+        return NULL;
+    uint64_t x = 0;
+    for (unsigned long long s = 0; s < ls->steps; s++) {
+        x += busy(ls->per_step);
+        pthread_barrier_wait(&ls->barrier);
+    }
+    pk_consume_u64(x);
+    return NULL;
+}
+
+/* Time nthreads threads (the caller among them) running the steps. Every
+ * thread is started before any touches the barrier, so a failed start
+ * leaves nobody waiting at it. */
+static double run_lockstep(unsigned nthreads, lockstep *ls)
+{
+    pthread_t tids[256];
+    unsigned started = 0;
+    int rc = 0;
+    if (pthread_barrier_init(&ls->barrier, NULL, nthreads) != 0)
+        return -1;
+    atomic_init(&ls->gate, 0);
+    for (; started + 1 < nthreads; started++) {
+        rc = pthread_create(&tids[started], NULL, lockstep_worker, ls);
+        if (rc != 0)
+            break;
+    }
+    uint64_t t0 = pk_now_ns();
+    atomic_store(&ls->gate, rc == 0 ? 1 : -1);
+    if (rc == 0)
+        lockstep_worker(ls);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    double t = (double)(pk_now_ns() - t0) * 1e-9;
+    pthread_barrier_destroy(&ls->barrier);
+    if (rc != 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return t;
+}
+
+double pk_ceiling_trial_sync(unsigned nthreads, unsigned long long iters)
+{
+    if (nthreads == 0)
+        nthreads = pk_cpu_count();
+    if (nthreads > 256 || iters == 0) {
+        errno = EINVAL;
+        return 0;
+    }
+    /* Steps of about SYNC_STEP_S: the calibration measured iters for
+     * about CEILING-trial seconds, so scale by a quick timing. */
+    uint64_t t0 = pk_now_ns();
+    pk_consume_u64(busy(iters / 16 + 1));
+    double t16 = (double)(pk_now_ns() - t0) * 1e-9 * 16;
+    unsigned long long steps = t16 > SYNC_STEP_S ? (unsigned long long)(t16 / SYNC_STEP_S) : 1;
+    lockstep ls = {.steps = steps, .per_step = iters / steps + 1};
+    double one = run_lockstep(1, &ls);
+    double many = one < 0 ? -1 : run_lockstep(nthreads, &ls);
+    if (one < 0 || many <= 0)
+        return 0;
+    return nthreads * one / many;
 }
 
 double pk_parallel_ceiling(unsigned nprocs, double seconds)

@@ -1037,6 +1037,31 @@ START_TEST(test_report_ceiling)
 }
 END_TEST
 
+START_TEST(test_report_ceiling_trials)
+{
+    /* The trials a performance test runs in every round: sanity bounds on
+     * the measured ratios, exact answers for bad arguments. */
+    unsigned long long iters = pk_ceiling_calibrate(0.005);
+    ck_assert_msg(iters > 0, "pk_ceiling_calibrate(0.005) returned 0");
+    double c = pk_ceiling_trial(2, iters);
+    ck_assert_msg(c > 0 && c < 8, "pk_ceiling_trial(2) measured %g", c);
+    double s = pk_ceiling_trial_sync(2, iters);
+    ck_assert_msg(s > 0 && s < 8, "pk_ceiling_trial_sync(2) measured %g", s);
+    double one = pk_ceiling_trial_sync(1, iters);
+    ck_assert_msg(one > 0.2 && one < 5, "one thread against itself measured %g", one);
+    errno = 0;
+    ck_assert_msg(pk_ceiling_calibrate(0) == 0 && errno == EINVAL,
+                  "pk_ceiling_calibrate(0) must give 0 with EINVAL");
+    errno = 0;
+    ck_assert_msg(pk_ceiling_trial(2, 0) == 0 && errno == EINVAL,
+                  "pk_ceiling_trial with 0 iterations must give 0 with EINVAL");
+    errno = 0;
+    ck_assert_msg(pk_ceiling_trial_sync(1000, iters) == 0 && errno == EINVAL,
+                  "pk_ceiling_trial_sync with 1000 threads must give 0 with EINVAL");
+    assert_no_children();
+}
+END_TEST
+
 Suite *pk_suite(void)
 {
     Suite *s = suite_create("libpk");
@@ -1075,5 +1100,6 @@ Suite *pk_suite(void)
     pk_test_add_ungraded(s, test_ppool_alloc_errors);
     pk_test_add_ungraded(s, test_report_csv);
     pk_test_add_ungraded(s, test_report_ceiling);
+    pk_test_add_ungraded(s, test_report_ceiling_trials);
     return s;
 }

@@ -39,7 +39,15 @@
  * best score: one unlucky round cannot cost a fast solution its points,
  * and a slow one cannot get lucky three times by a factor of two.
  *
- * Noise is handled, never hidden: if the ceiling stays under
+ * Two ceilings are measured in every round: two independent processes
+ * (libpk's pk_ceiling_trial(): what work in independent pieces can get)
+ * and two threads in lockstep, meeting at a barrier every half millisecond
+ * (pk_ceiling_trial_sync(): what code whose threads wait for each other,
+ * OpenMP's barriers and reductions, can get). On an idle machine both are
+ * close to 2; on a loaded one the second falls further, as synchronised
+ * code does: a thread that is preempted holds up the other.
+ *
+ * Noise is handled, never hidden: if either ceiling stays under
  * PK_PERF_MIN_CEILING after PK_PERF_BUSY_RETRIES measurements, the test
  * says "machine too busy to measure speed" and the grader withholds its
  * points (in `make test` it is reported as skipped). PK_PERF=0 in the
@@ -70,9 +78,17 @@ typedef struct pk_perf_result {
                                                   t[0] / t[i]: variant i's
                                                   speedup over variant 0 */
     double ceiling;                          /**< median of the rounds'
-                                                  two-core ceilings */
+                                                  two-core ceilings (two
+                                                  independent processes) */
+    double ceiling_sync;                     /**< the same for two threads
+                                                  in lockstep (a barrier
+                                                  every half millisecond) */
     double efficiency[PK_PERF_MAX_VARIANTS]; /**< median over rounds of
                                                   ratio / ceiling */
+    double efficiency_sync[PK_PERF_MAX_VARIANTS]; /**< ratio / ceiling_sync:
+                                                  the fair figure for code
+                                                  whose threads wait for
+                                                  each other (OpenMP) */
 } pk_perf_result;
 
 /** Direction of a figure for pk_perf_award(). */

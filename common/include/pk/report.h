@@ -121,6 +121,23 @@ unsigned long long pk_ceiling_calibrate(double seconds);
 double pk_ceiling_trial(unsigned nprocs, unsigned long long iters);
 
 /**
+ * @brief One trial of the lockstep ceiling: the same busy loop cut into
+ *        steps of about half a millisecond, run by one thread, then by
+ *        @p nthreads threads that meet at a barrier after every step.
+ * @param nthreads threads at once, 1 to 256 (0 means pk_cpu_count()).
+ * @param iters the loop's total length, from pk_ceiling_calibrate().
+ * @return nthreads x (time of one) / (time of all in lockstep); 0 with
+ *         errno EINVAL (bad argument) or EAGAIN (a thread could not start).
+ *
+ * Independent processes (pk_ceiling_trial()) feel another program's load
+ * only by the CPU time it takes from them; threads that wait for each
+ * other feel every delay of either one, as OpenMP's barriers do. On a
+ * loaded machine this ceiling falls further than the other, and it is the
+ * fair measure for synchronised code.
+ */
+double pk_ceiling_trial_sync(unsigned nthreads, unsigned long long iters);
+
+/**
  * @brief Whether benchmarks should run their quick version (fewer rounds,
  *        smaller sizes): PK_BENCH_QUICK=1 in the environment, as CI sets
  *        where a full run proves nothing more.
