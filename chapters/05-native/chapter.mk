@@ -12,7 +12,9 @@
 # libgomp is not built with -fsanitize=thread: TSan cannot see the
 # synchronisation inside its barriers and thread pool and reports races on
 # every reduction and every `omp for` (false positives, measured with gcc 12).
-05-native_NO_TSAN = libgomp is not instrumented for TSan, which then reports false races inside every OpenMP barrier
+# clang with LLVM's Archer (libarcher.so, an OMPT tool) can check this
+# chapter: the lesson's step 5 says how.
+05-native_NO_TSAN = libgomp is not instrumented for TSan, which then reports false races inside every OpenMP barrier (clang + LLVM Archer can: see the lesson, step 5)
 
 # OpenBLAS's dgemm is the line the matrix-multiply ladder tries to reach.
 05-native_BENCH_LDLIBS = -lopenblas
@@ -22,6 +24,10 @@
 # vectoriser off, -O3, and -O3 -ffast-math with AVX2 (Numba's fastmath=True).
 # They live in bench/, with everything else only the benchmark builds.
 05-native_BENCH_OBJS = $(addprefix $(BUILD)/bench/05-native/,novec.o o3.o fast.o)
+
+# The performance test of the SIMD sum of squares compares it with the
+# same baseline, linked into every test program (sol, skel, grade).
+05-native_TEST_OBJS = $(BUILD)/bench/05-native/novec.o
 
 $(BUILD)/bench/05-native/novec.o: chapters/05-native/bench/novec.c | deps
 	@mkdir -p $(@D)

@@ -29,9 +29,10 @@
 
 native_isa native_isa_active(void)
 {
-    PK_TODO("return NATIVE_ISA_SCALAR if getenv(\"PK_FORCE_SCALAR\") is set, "
-            "non-empty and not \"0\"; else ask __builtin_cpu_supports for "
-            "\"avx512f\", then \"avx2\" and \"fma\"");
+    PK_TODO("find the CPU's best level with __builtin_cpu_supports "
+            "(\"avx512f\"; else \"avx2\" and \"fma\"; else scalar); if "
+            "getenv(\"PK_FORCE_ISA\") is \"scalar\", \"avx2\" or \"avx512\", "
+            "return that level, but never one above the CPU's best");
     return NATIVE_ISA_SCALAR;
 }
 
@@ -75,27 +76,45 @@ int native_dot_f64_scalar(const double *x, const double *y, size_t n,
     return -1;
 }
 
-/* ---- multi: NATIVE_ACCUMULATORS independent accumulators ---- */
+/* ---- multi: NATIVE_ACCUMULATORS independent accumulators ----
+ * Write the 8-accumulator loop once: DEFINE_DOT8 defines the same helper for
+ * float and for double, and the four functions below call it (a sum of
+ * squares is the dot product of x with itself). `unused` keeps the compiler
+ * quiet until your functions call the helpers. */
+
+#define DEFINE_DOT8(name, T)                                                \
+    __attribute__((unused))                                                 \
+    static inline T name(const T *x, const T *y, size_t n)                  \
+    {                                                                       \
+        (void)x, (void)y, (void)n;                                          \
+        PK_TODO("T s0 = 0, ..., s7 = 0; while i + NATIVE_ACCUMULATORS <= n: " \
+                "s0 += x[i] * y[i]; ... s7 += x[i + 7] * y[i + 7]; add them " \
+                "up; then the n % 8 tail");                                 \
+        return 0;                                                           \
+    }
+
+DEFINE_DOT8(dot8_f32, float)
+DEFINE_DOT8(dot8_f64, double)
 
 int native_sumsq_f32_multi(const float *x, size_t n, float *out)
 {
     (void)x, (void)n, (void)out;
-    PK_TODO("acc[j] += x[i+j] * x[i+j] for j < NATIVE_ACCUMULATORS while "
-            "i + NATIVE_ACCUMULATORS <= n; add up acc[]; then the tail");
+    PK_TODO("check the arguments as in the scalar version, then "
+            "*out = dot8_f32(x, x, n)");
     return -1;
 }
 
 int native_sumsq_f64_multi(const double *x, size_t n, double *out)
 {
     (void)x, (void)n, (void)out;
-    PK_TODO("the float version with double");
+    PK_TODO("check the arguments, then *out = dot8_f64(x, x, n)");
     return -1;
 }
 
 int native_dot_f32_multi(const float *x, const float *y, size_t n, float *out)
 {
     (void)x, (void)y, (void)n, (void)out;
-    PK_TODO("as sumsq_f32_multi with x[i+j] * y[i+j]");
+    PK_TODO("check the arguments, then *out = dot8_f32(x, y, n)");
     return -1;
 }
 
@@ -103,7 +122,7 @@ int native_dot_f64_multi(const double *x, const double *y, size_t n,
                          double *out)
 {
     (void)x, (void)y, (void)n, (void)out;
-    PK_TODO("as sumsq_f64_multi with x[i+j] * y[i+j]");
+    PK_TODO("check the arguments, then *out = dot8_f64(x, y, n)");
     return -1;
 }
 
@@ -111,7 +130,9 @@ int native_dot_f64_multi(const double *x, const double *y, size_t n,
  * Write the kernels as static functions with a target attribute, a
  * horizontal-sum helper for each vector type, and a small dispatcher that the
  * four public functions share. On the scalar path call the _multi function,
- * so that PK_FORCE_SCALAR=1 gives exactly its result. */
+ * so that PK_FORCE_ISA=scalar gives exactly its result; with
+ * PK_FORCE_ISA=avx2 an AVX-512 machine runs (and the tests check) your AVX2
+ * kernels. */
 
 int native_sumsq_f32_simd(const float *x, size_t n, float *out)
 {

@@ -29,9 +29,11 @@
  *
  * Run-time dispatch: the `_simd` functions (and the matrix multiplies that
  * use SIMD) call native_isa_active() and take the AVX-512, AVX2 or portable
- * path accordingly. Setting the environment variable `PK_FORCE_SCALAR` to a
- * non-empty value other than "0" forces the portable path, so that it can be
- * tested and timed on any machine.
+ * path accordingly. The environment variable `PK_FORCE_ISA` (`scalar`,
+ * `avx2` or `avx512`) caps the level, so that every path the CPU can run is
+ * tested and timed on it: an AVX-512 machine runs the AVX2 and the portable
+ * code too when asked. AVX-512 kernels are optional: at that level a
+ * function may run its AVX2 kernel (the matrix multiplies always do).
  */
 #ifndef NATIVE_H
 #define NATIVE_H
@@ -52,12 +54,15 @@ typedef enum native_isa {
 
 /**
  * @brief The instruction set the dispatching functions use right now.
- * @return NATIVE_ISA_SCALAR when the environment variable PK_FORCE_SCALAR is
- *         set to a non-empty value other than "0"; otherwise the best level
- *         this CPU supports, as __builtin_cpu_supports() reports it
- *         (AVX-512 needs "avx512f"; AVX2 needs both "avx2" and "fma").
+ * @return the best level this CPU supports, as __builtin_cpu_supports()
+ *         reports it (AVX-512 needs "avx512f"; AVX2 needs both "avx2" and
+ *         "fma"), capped by the environment variable PK_FORCE_ISA:
+ *         "scalar", "avx2" or "avx512" ask for that level, and the result is
+ *         the lower of it and the CPU's best (a level the CPU lacks is never
+ *         returned, since its instructions would crash). Unset, empty or any
+ *         other value: the CPU's best.
  *
- * Read afresh at every call (a getenv() and two CPUID-cache lookups, well
+ * Read afresh at every call (a getenv() and a few CPUID-cache lookups, well
  * under a microsecond), so a test may change the variable between calls.
  */
 native_isa native_isa_active(void);
