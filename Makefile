@@ -488,7 +488,7 @@ new-chapter-check: | deps
 DIST_NAME := pk-course
 dist: | deps
 	@rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist/$(DIST_NAME)
-	@git ls-files -z --cached | grep -zv '^solutions/' \
+	@git ls-files -z --cached | grep -zv '^solutions/' | grep -zv '^tests/[^/]*/mutants/' \
 	    | xargs -0 -I{} cp --parents {} $(BUILD)/dist/$(DIST_NAME)/
 	@tar -C $(BUILD)/dist -czf $(BUILD)/dist/$(DIST_NAME)-student.tar.gz $(DIST_NAME)
 	@rm -rf $(BUILD)/dist/$(DIST_NAME)

@@ -29,8 +29,14 @@
  *
  * All functions return 0 on success and -1 with errno on failure. NULL
  * pointers, zero item sizes and absurd counts give EINVAL, never a crash.
- * Call them from a single-threaded process: after fork() only the calling
- * thread exists in the child (see the lesson).
+ * Every blocking wait retries when a signal interrupts it (EINTR), every
+ * child is reaped and every file descriptor and mapping made is released,
+ * on every path.
+ *
+ * After fork() only the calling thread exists in the child. Call these
+ * functions from a single-threaded process, or make sure that fn takes no
+ * lock another thread of the parent may hold at the moment of the fork
+ * (see the lesson, "Threads are not copied").
  */
 #ifndef PROCESSES_H
 #define PROCESSES_H
@@ -160,10 +166,12 @@ typedef struct proc_crash {
  * @brief out[i] = fn(in[i]) for every item, in @p nprocs worker processes.
  *
  * The parent maps one MAP_SHARED | MAP_ANONYMOUS region holding the chunk
- * counter, one proc_progress slot per worker and the n output slots; forks
- * the workers; each worker loops on proc_claim_chunk() and writes results
- * straight into the shared output, then _exit(0)s. The parent waits for them
- * with proc_reap_workers(), copies the results to @p out and unmaps.
+ * counter, a count of finished items, one proc_progress slot per worker and
+ * the n output slots; forks the workers; each worker loops on
+ * proc_claim_chunk(), writes results straight into the shared output, adds
+ * each finished chunk to the count, then _exit(0)s. The parent waits for
+ * them with proc_reap_workers(). Only when every worker exited 0 AND the
+ * count reached n does it copy the results to @p out; then it unmaps.
  *
  * @param nprocs worker processes, 1 to PROC_MAX_WORKERS; more than @p n is
  *        reduced to @p n (no idle worker is forked).
@@ -178,15 +186,20 @@ typedef struct proc_crash {
  * @param fn runs in the workers; whatever it changes besides its output
  *        slot is lost with the worker.
  * @param ctx passed to every call of fn.
- * @param chunk items per claim; 0 chooses automatically (about eight chunks
- *        per worker).
+ * @param chunk items per claim; 0 chooses automatically: n / (32 x the
+ *        workers), rounded up, so that a worker that falls behind costs
+ *        at most a small chunk at the end.
  * @param crash when not NULL and a worker died: filled as
- *        proc_reap_workers() fills it. Untouched on success.
+ *        proc_reap_workers() fills it. When every worker exited 0 but items
+ *        are missing (fn called exit(0) in the middle of a chunk): the
+ *        lowest item a worker left unfinished, that worker's pid, and
+ *        status PROC_EXITED with code 0. Untouched on success.
  * @return 0; or -1 with errno: EINVAL bad arguments; ECHILD a worker died
- *         (killed by a signal or exited non-zero; no child is left, the call
- *         does not hang); ENOMEM, EAGAIN or EMFILE when no worker at all
- *         could be started. If only some could, they share all the work
- *         through the counter and the call succeeds.
+ *         (killed by a signal, exited non-zero, or exited 0 without
+ *         finishing its chunk; no child is left, the call does not hang);
+ *         ENOMEM, EAGAIN or EMFILE when no worker at all could be started.
+ *         If only some could, they share all the work through the counter
+ *         and the call succeeds.
  */
 int proc_map(size_t nprocs, const void *in, size_t n, size_t in_size,
              void *out, size_t out_size, pk_map_fn fn, void *ctx,

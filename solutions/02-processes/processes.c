@@ -16,16 +16,22 @@
 
 #include "pipe_io.h"
 
-#define CHUNKS_PER_WORKER 8   /* automatic chunking: work units per worker */
+#define CHUNKS_PER_WORKER 32  /* automatic chunking: work units per worker */
 #define CACHE_LINE 64         /* keep the counter and each slot apart */
 #define CHILD_WRITE_FAILED 125 /* exit status of a child whose pipe broke */
+#define PAGE_SIZE_MIN 4096     /* prefault() rounds to this; a larger page
+                                  size only makes it round further in */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
 
 /* ======================================================================
  * Small helpers shared by the exercises
  * ====================================================================== */
 
-/* Reap one child, retrying when a signal interrupts the wait. Fills st;
- * returns 0, or -1 when the child could not be waited for (st says
+/* Reap one child, retrying when a signal interrupts the wait (EINTR: a
+ * handler installed without SA_RESTART ran while waitpid() slept). Fills
+ * st; returns 0, or -1 when the child could not be waited for (st says
  * PROC_NOT_RUN then). */
 static int reap_child(pid_t pid, proc_status *st)
 {
@@ -40,6 +46,57 @@ static int reap_child(pid_t pid, proc_status *st)
         }
     }
     return proc_decode_status(wstatus, st);
+}
+
+/* Map in the whole pages of [p, p + len) for writing with one system call,
+ * instead of one page fault per page as the writes arrive. After a fork the
+ * parent's next write to each of its pages faults (copy-on-write), and a
+ * child's first write to each page of a fresh shared mapping faults too; a
+ * fault costs microseconds, more on a virtual machine. Only a hint: if the
+ * kernel cannot, the writes fault as usual. */
+static void prefault(void *p, size_t len)
+{
+    uintptr_t lo = ((uintptr_t)p + PAGE_SIZE_MIN - 1) &
+                   ~(uintptr_t)(PAGE_SIZE_MIN - 1);
+    uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(PAGE_SIZE_MIN - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+}
+
+/* Fork a child joined to the parent by a pipe that only the child can
+ * write. In the parent: returns the child's pid and sets *fd to the read
+ * end, which reads EOF the moment the child ends, however it ends. In the
+ * child: returns 0 and sets *fd to the write end (the read end is closed).
+ * On failure: -1 with errno; nothing was forked and nothing is left open.
+ * Both exercises start their children here. */
+static pid_t spawn_piped(int *fd)
+{
+    int fds[2];
+
+    if (pipe(fds) < 0)
+        return -1;
+    /* Flush stdio first, or the child inherits the unwritten buffers (and
+     * a child that called exit() would write them a second time). */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        *fd = fds[1];
+        return 0;
+    }
+    /* The parent must close its write end: while any copy of it is open,
+     * the read end never sees EOF. It also keeps later children from
+     * inheriting it. */
+    close(fds[1]);
+    *fd = fds[0];
+    return pid;
 }
 
 /* ======================================================================
@@ -131,9 +188,6 @@ int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
         for (size_t i = 0; i < n; i++)
             status[i] = (proc_status){PROC_NOT_RUN, 0, 0};
 
-    /* Flush stdio first, or every child inherits the unwritten buffer. */
-    fflush(NULL);
-
     /* A window of at most max_running children, oldest first: when it is
      * full, finish the oldest before starting the next. */
     size_t head = 0, count = 0, started = 0, failed = 0;
@@ -144,29 +198,15 @@ int proc_run_each(const void *in, size_t n, size_t in_size, void *out,
             head = (head + 1) % max_running;
             count--;
         }
-        int fds[2];
-        if (pipe(fds) < 0) {
-            setup_errno = errno;
-            break;
-        }
-        pid_t pid = fork();
+        int fd;
+        pid_t pid = spawn_piped(&fd);
         if (pid < 0) {
             setup_errno = errno;
-            close(fds[0]);
-            close(fds[1]);
             break;
         }
-        if (pid == 0) {
-            close(fds[0]);
-            run_task_child(in, in_size, out, out_size, fn, ctx, started,
-                           fds[1]);
-        }
-        /* The parent must close its write end: while any copy of it is
-         * open, the read end never sees EOF. It also keeps later children
-         * from inheriting it. */
-        close(fds[1]);
-        ring[(head + count) % max_running] =
-            (running_task){started, pid, fds[0]};
+        if (pid == 0)
+            run_task_child(in, in_size, out, out_size, fn, ctx, started, fd);
+        ring[(head + count) % max_running] = (running_task){started, pid, fd};
         count++;
     }
     while (count > 0) {
@@ -206,19 +246,21 @@ int proc_claim_chunk(atomic_size_t *next, size_t n, size_t chunk, size_t *lo,
     return 1;
 }
 
-/* The shared mapping: the counter on its own cache line, one progress slot
- * per worker, then the output array.
+/* The shared mapping: the chunk counter and the count of finished items on
+ * a cache line of their own, one progress slot per worker, then the output
+ * array.
  *
- *   +---------+-------------+-----+-----------------+----------------------+
- *   | counter | progress[0] | ... | progress[np-1]  | out[0] ... out[n-1]  |
- *   +---------+-------------+-----+-----------------+----------------------+
- *     64 B      64 B each                             n * out_size bytes
+ *   +------------+-------------+-----+----------------+---------------------+
+ *   | next, done | progress[0] | ... | progress[np-1] | out[0] ... out[n-1] |
+ *   +------------+-------------+-----+----------------+---------------------+
+ *     64 B         64 B each                            n * out_size bytes
  */
 typedef struct map_header {
-    _Alignas(CACHE_LINE) atomic_size_t next;
+    _Alignas(CACHE_LINE) atomic_size_t next; /* first unclaimed item */
+    atomic_size_t done; /* items whose results are written */
 } map_header;
 
-_Static_assert(sizeof(map_header) == CACHE_LINE, "counter on one line");
+_Static_assert(sizeof(map_header) == CACHE_LINE, "header on one line");
 _Static_assert(sizeof(proc_progress) == CACHE_LINE, "one slot per line");
 
 /* The body of a worker: pull chunks until none is left. Never returns. */
@@ -229,15 +271,39 @@ static void run_worker(map_header *hdr, proc_progress *slot, const char *in,
     size_t lo, hi;
 
     while (proc_claim_chunk(&hdr->next, n, chunk, &lo, &hi) == 1) {
+        prefault(shared_out + lo * out_size, (hi - lo) * out_size);
         for (size_t i = lo; i < hi; i++) {
             /* One relaxed store per item, to a line nobody else writes:
              * about a nanosecond, and it names the culprit if fn kills us. */
             atomic_store_explicit(&slot->item, i, memory_order_relaxed);
             fn(in + i * in_size, shared_out + i * out_size, ctx);
         }
+        /* Counted per chunk, once its results are all written. Relaxed:
+         * the parent reads the count after waitpid(), which orders it. */
+        atomic_fetch_add_explicit(&hdr->done, hi - lo, memory_order_relaxed);
     }
     atomic_store_explicit(&slot->item, PROC_NO_ITEM, memory_order_relaxed);
-    _exit(0);
+    _exit(0); /* not exit(): the parent's atexit handlers and stdio buffers
+                 belong to the parent */
+}
+
+/* All workers exited 0, yet fewer than n items were done: fn called exit(0)
+ * (or _exit(0)) in the middle of a chunk. Such a worker never reached the
+ * end of its loop, so its progress slot still names the item it was on:
+ * blame the lowest one. */
+static void blame_vanished(const proc_worker *w, size_t nworkers,
+                           proc_crash *crash)
+{
+    proc_crash first = {PROC_NO_ITEM, 0, {PROC_EXITED, 0, 0}};
+
+    for (size_t i = 0; i < nworkers; i++) {
+        size_t item = atomic_load_explicit(&w[i].progress->item,
+                                           memory_order_relaxed);
+        if (item != PROC_NO_ITEM && (first.pid == 0 || item < first.item))
+            first = (proc_crash){item, w[i].pid, {PROC_EXITED, 0, 0}};
+    }
+    if (crash != NULL)
+        *crash = first;
 }
 
 int proc_map(size_t nprocs, const void *in, size_t n, size_t in_size,
@@ -276,49 +342,49 @@ int proc_map(size_t nprocs, const void *in, size_t n, size_t in_size,
     proc_progress *slots = (proc_progress *)(map + sizeof *hdr);
     char *shared_out = map + out_offset;
     atomic_init(&hdr->next, 0);
+    atomic_init(&hdr->done, 0);
     for (size_t w = 0; w < nprocs; w++)
         atomic_init(&slots[w].item, PROC_NO_ITEM);
 
     /* On the stack, for the reason given in proc_run_each(). */
     proc_worker workers[PROC_MAX_WORKERS];
 
-    fflush(NULL);
     size_t started = 0;
     int setup_errno = 0;
     for (; started < nprocs; started++) {
-        int fds[2];
-        if (pipe(fds) < 0) {
-            setup_errno = errno;
-            break;
-        }
-        pid_t pid = fork();
+        int fd;
+        pid_t pid = spawn_piped(&fd);
         if (pid < 0) {
             setup_errno = errno;
-            close(fds[0]);
-            close(fds[1]);
             break;
         }
         if (pid == 0) {
             /* Keep only our write end: the read ends belong to the parent. */
-            close(fds[0]);
             for (size_t w = 0; w < started; w++)
                 close(workers[w].fd);
             run_worker(hdr, &slots[started], in, n, in_size, shared_out,
                        out_size, fn, ctx, chunk);
         }
-        close(fds[1]);
-        workers[started] = (proc_worker){pid, fds[0], &slots[started]};
+        workers[started] = (proc_worker){pid, fd, &slots[started]};
     }
 
     /* If fork failed part-way, the workers that did start share all the
      * work through the counter: fewer processes, same result. That is a
-     * gift of dynamic scheduling; a static split would have lost items. */
+     * gift of dynamic scheduling; a static split would have lost items.
+     * Success needs clean exits AND every item done: an exit status of 0
+     * proves nothing when fn itself called exit(0) half-way. */
     int rc = -1;
     if (started == 0) {
         errno = setup_errno != 0 ? setup_errno : EAGAIN;
     } else if (proc_reap_workers(workers, started, crash) == 0) {
-        memcpy(out, shared_out, n * out_size);
-        rc = 0;
+        if (atomic_load_explicit(&hdr->done, memory_order_relaxed) == n) {
+            prefault(out, n * out_size); /* our fork write-protected it */
+            memcpy(out, shared_out, n * out_size);
+            rc = 0;
+        } else {
+            blame_vanished(workers, started, crash);
+            errno = ECHILD;
+        }
     }
     int saved = errno;
     munmap(map, bytes);

@@ -1360,7 +1360,7 @@ START_TEST(test_native_perf_matmul_omp)
     void *const ctxs[] = {&one, &two};
     PK_PERF_LOOP {
         pk_perf_result r;
-        if (pk_perf_measure(fns, ctxs, 2, &r) != 0)
+        if (pk_perf_measure_sync(fns, ctxs, 2, &r) != 0)
             continue;
         pk_perf_award(r.efficiency_sync[1], PERF_OMP_TARGET, PK_PERF_HIGHER,
                       "native_matmul_omp(%zu, ..., 2): %.2fx faster than with "

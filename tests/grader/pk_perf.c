@@ -122,8 +122,10 @@ static int rounds(void (*const fns[])(void *), void *const ctxs[], size_t k,
     return 0;
 }
 
-int pk_perf_measure(void (*const fns[])(void *), void *const ctxs[], size_t k,
-                    pk_perf_result *out)
+/* Both measurements: sync says whether the lockstep ceiling must also
+ * reach PK_PERF_MIN_CEILING. */
+static int measure(void (*const fns[])(void *), void *const ctxs[], size_t k,
+                   pk_perf_result *out, int sync)
 {
     static unsigned long long iters; /* calibrated once per process */
 
@@ -141,20 +143,39 @@ int pk_perf_measure(void (*const fns[])(void *), void *const ctxs[], size_t k,
     for (int attempt = 0; attempt < PK_PERF_BUSY_RETRIES; attempt++) {
         if (rounds(fns, ctxs, k, iters, out) != 0) {
             pk_check_record(0, PK_NOTE_IS_PERF, "could not measure the machine's "
-                            "ceiling (fork failed?)");
+                            "ceiling (fork or thread creation failed?)");
             return -1;
         }
         if (out->ceiling >= PK_PERF_MIN_CEILING &&
-            out->ceiling_sync >= PK_PERF_MIN_CEILING)
+            (!sync || out->ceiling_sync >= PK_PERF_MIN_CEILING))
             return 0;
     }
-    pk_check_record(0, PK_NOTE_IS_BUSY,
-                    "machine too busy to measure speed (ceiling %.2fx, %.2fx "
-                    "for threads in lockstep; under %.1fx in %d tries): these "
-                    "points are not awarded; run make grade again on a quiet "
-                    "machine", out->ceiling, out->ceiling_sync,
-                    PK_PERF_MIN_CEILING, PK_PERF_BUSY_RETRIES);
+    if (sync)
+        pk_check_record(0, PK_NOTE_IS_BUSY,
+                        "machine too busy to measure speed (ceiling %.2fx, %.2fx "
+                        "for threads in lockstep; under %.1fx in %d tries): these "
+                        "points are not awarded; run make grade again on a quiet "
+                        "machine", out->ceiling, out->ceiling_sync,
+                        PK_PERF_MIN_CEILING, PK_PERF_BUSY_RETRIES);
+    else
+        pk_check_record(0, PK_NOTE_IS_BUSY,
+                        "machine too busy to measure speed (ceiling %.2fx, under "
+                        "%.1fx in %d tries): these points are not awarded; run "
+                        "make grade again on a quiet machine", out->ceiling,
+                        PK_PERF_MIN_CEILING, PK_PERF_BUSY_RETRIES);
     return 1;
+}
+
+int pk_perf_measure(void (*const fns[])(void *), void *const ctxs[], size_t k,
+                    pk_perf_result *out)
+{
+    return measure(fns, ctxs, k, out, 0);
+}
+
+int pk_perf_measure_sync(void (*const fns[])(void *), void *const ctxs[], size_t k,
+                         pk_perf_result *out)
+{
+    return measure(fns, ctxs, k, out, 1);
 }
 
 /* ---- scoring ---------------------------------------------------------------- */

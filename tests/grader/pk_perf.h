@@ -47,10 +47,11 @@
  * close to 2; on a loaded one the second falls further, as synchronised
  * code does: a thread that is preempted holds up the other.
  *
- * Noise is handled, never hidden: if either ceiling stays under
- * PK_PERF_MIN_CEILING after PK_PERF_BUSY_RETRIES measurements, the test
- * says "machine too busy to measure speed" and the grader withholds its
- * points (in `make test` it is reported as skipped). PK_PERF=0 in the
+ * Noise is handled, never hidden: if the ceiling the test relies on stays
+ * under PK_PERF_MIN_CEILING after PK_PERF_BUSY_RETRIES measurements (the
+ * process ceiling for pk_perf_measure(), both for pk_perf_measure_sync()),
+ * the test says "machine too busy to measure speed" and the grader
+ * withholds its points (in `make test` it is reported as skipped). PK_PERF=0 in the
  * environment, a sanitizer build or valgrind turn measuring off: the loop
  * body never runs and the test records why.
  */
@@ -122,6 +123,20 @@ int pk_perf_enabled(void);
  */
 int pk_perf_measure(void (*const fns[])(void *), void *const ctxs[], size_t k,
                     pk_perf_result *out);
+
+/**
+ * @brief pk_perf_measure() for code whose threads wait for each other
+ *        (OpenMP, barriers, a lock): the machine also counts as too busy
+ *        when the lockstep ceiling stays under PK_PERF_MIN_CEILING. Score
+ *        such code with efficiency_sync.
+ * @param fns the variants; fns[0] is the baseline.
+ * @param ctxs ctxs[i] is passed to fns[i].
+ * @param k number of variants.
+ * @param out the figures.
+ * @return as pk_perf_measure().
+ */
+int pk_perf_measure_sync(void (*const fns[])(void *), void *const ctxs[], size_t k,
+                         pk_perf_result *out);
 
 /**
  * @brief Score a measured figure and record it with its explanation.
