@@ -5,8 +5,16 @@ uint64_t pk_cpu_task(uint64_t n)
 {
     uint64_t sum = 0;
 
-    for (uint64_t i = 0; i < n; i++)
+    for (uint64_t i = 0; i < n; i++) {
+#ifdef __clang__
+        /* clang's scalar evolution replaces this loop by the closed form
+         * n(n-1)(2n-1)/6, and the task would cost nothing at any n; hiding
+         * i from the optimiser keeps the loop (gcc has no such rewrite and
+         * vectorises it). */
+        __asm__("" : "+r"(i));
+#endif
         sum += i * i;
+    }
     return sum;
 }
 
