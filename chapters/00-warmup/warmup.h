@@ -33,19 +33,23 @@ uint64_t warmup_sum_squares(uint64_t n);
  * @param n as for warmup_sum_squares().
  * @return exactly warmup_sum_squares(n) for every n, wrap-around included.
  *
- * The product overflows 64 bits long before the sum does, and division does
- * not commute with wrap-around: divide each factor by 2 and 3 where it is
- * divisible, before multiplying.
+ * The product overflows 64 bits long before the sum does (from n =
+ * 2,097,153), and division does not commute with wrap-around: divide each
+ * factor by 2 and 3 where it is divisible, before multiplying. Mind 2n-1
+ * itself, which wraps for n >= 2^63.
  */
 uint64_t warmup_sum_squares_closed(uint64_t n);
 
 /**
  * @brief Median of @p n samples without changing them.
- * @param samples the values; left as they were (sort a copy).
+ * @param samples the values, in any order; left as they were (sort a
+ *        copy).
  * @param n how many, at least 1.
  * @param out the middle value, or the mean of the two middle values when n
  *        is even.
  * @return 0, or -1 with errno EINVAL (NULL pointer, n == 0) or ENOMEM.
+ *
+ * Timing samples are fractions of a second: compare them as doubles.
  */
 int warmup_median(const double *samples, size_t n, double *out);
 
@@ -55,9 +59,17 @@ int warmup_median(const double *samples, size_t n, double *out);
  * @param ctx passed through.
  * @param warmup untimed calls made first.
  * @param runs timed calls, at least 1; each is timed on its own with
- *        CLOCK_MONOTONIC.
- * @param out filled like pk_stats_from() fills it (seconds).
+ *        clock_gettime(CLOCK_MONOTONIC, ...).
+ * @param out filled like pk_stats_from() fills it, in seconds: runs is
+ *        @p runs (warm-up calls are not counted), min, median, mean, max of
+ *        the timed calls, and their sample standard deviation (divided by
+ *        runs - 1; 0 for one run).
  * @return 0, or -1 with errno EINVAL (NULL fn or out, runs == 0) or ENOMEM.
+ *
+ * The tests check the statistics exactly: they give warmup_measure a clock
+ * they control (their own clock_gettime(), which advances only while @p fn
+ * runs), so read the time through clock_gettime() (or libpk's pk_now_ns(),
+ * which calls it) and nothing else.
  */
 int warmup_measure(void (*fn)(void *ctx), void *ctx, size_t warmup,
                    size_t runs, pk_stats *out);

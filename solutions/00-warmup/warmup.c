@@ -35,7 +35,10 @@ uint64_t warmup_sum_squares_closed(uint64_t n)
     else if (b % 3 == 0)
         b /= 3;
     else
-        c /= 3;
+        /* n = 3m + 2, so 2n - 1 = 6m + 3 and (2n - 1) / 3 = 2m + 1. Not
+         * c / 3: for n >= 2^63, 2n - 1 has already wrapped, and the
+         * wrapped value is no longer a multiple of 3. */
+        c = 2 * (n / 3) + 1;
     return a * b * c;
 }
 
@@ -43,6 +46,7 @@ static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
 
+    /* Not (int)(a - b): two samples 0.3 ms apart would compare equal. */
     return (a > b) - (a < b);
 }
 
@@ -62,13 +66,15 @@ int warmup_median(const double *samples, size_t n, double *out)
     return 0;
 }
 
-static double now_s(void)
+/* Nanoseconds on CLOCK_MONOTONIC, which never jumps when NTP or a user
+ * sets the time. Two readings are subtracted as integers, exactly, and
+ * the difference is converted to seconds once. */
+static int64_t now_ns(void)
 {
     struct timespec ts;
 
-    /* CLOCK_MONOTONIC never jumps when NTP or a user sets the time. */
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int warmup_measure(void (*fn)(void *ctx), void *ctx, size_t warmup,
@@ -85,9 +91,9 @@ int warmup_measure(void (*fn)(void *ctx), void *ctx, size_t warmup,
     for (size_t i = 0; i < warmup; i++)
         fn(ctx);
     for (size_t i = 0; i < runs; i++) {
-        double t0 = now_s();
+        int64_t t0 = now_ns();
         fn(ctx);
-        t[i] = now_s() - t0;
+        t[i] = (double)(now_ns() - t0) * 1e-9;
     }
 
     double sum = 0, min = t[0], max = t[0];
@@ -106,6 +112,7 @@ int warmup_measure(void (*fn)(void *ctx), void *ctx, size_t warmup,
         out->min = min;
         out->max = max;
         out->mean = mean;
+        /* The sample standard deviation (n - 1), as pk_stats_from(). */
         out->stddev = runs > 1 ? sqrt(ss / (double)(runs - 1)) : 0;
     }
     free(t);
