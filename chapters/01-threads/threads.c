@@ -43,10 +43,14 @@ int thr_fan_out(thr_task_fn task, const uint64_t *in, uint64_t *out, size_t n)
 
 /* ==== Exercise 2: counters =============================================== */
 
-/* One thread's slot, alone on its cache line (sizeof is THR_CACHE_LINE). */
+/* One thread's slot, alone on its cache line (sizeof is THR_CACHE_LINE):
+ * two slots on one line would make every increment take the line away from
+ * the other core (false sharing). The assertion keeps the layout honest. */
 typedef struct thr_slot {
     _Alignas(THR_CACHE_LINE) _Atomic uint64_t value;
 } thr_slot;
+
+_Static_assert(sizeof(thr_slot) == THR_CACHE_LINE, "one slot per cache line");
 
 struct thr_counter {
     thr_counter_kind kind;

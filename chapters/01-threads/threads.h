@@ -14,7 +14,10 @@
  *    block (one mutex, two condition variables, close());
  * 4. thr_interp_run(): a toy interpreter that runs tasks in small ticks,
  *    with or without a global interpreter lock (GIL), to see why CPU-bound
- *    Python threads gain nothing and C threads do.
+ *    Python threads gain nothing and C threads do;
+ * 5. thr_ring_*: a lock-free ring buffer for one producer and one consumer
+ *    thread, correct because of C11's acquire/release memory ordering
+ *    (in ring.c, the chapter's second exercise file).
  *
  * Conventions (as in all of libpk): 0 or a pointer on success; -1 or NULL
  * with errno on failure; NULL arguments, zero sizes and absurd counts give
@@ -25,6 +28,7 @@
 #define THREADS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -123,9 +127,12 @@ thr_counter *thr_counter_create(thr_counter_kind kind, unsigned nthreads);
  * @param tid the caller's thread number, below the counter's nthreads.
  * @return 0, or -1 with errno EINVAL (NULL counter, tid out of range).
  *
- * Cost when threads collide: the mutex kind sleeps and wakes (around
- * 100 ns), the atomic kind bounces one cache line between cores (tens of
- * ns); the padded kind touches only its own line (a few ns).
+ * Cost per increment with two threads counting at once (the chapter's
+ * benchmark, quiet machine): the mutex kind about 30 ns on average (most
+ * locks find it free; a taken one sleeps in the kernel and costs
+ * microseconds), the atomic kind about 13 ns (one cache line bounces
+ * between the cores), the padded kind under 1 ns (each thread touches only
+ * its own line).
  */
 int thr_counter_inc(thr_counter *c, unsigned tid);
 
@@ -283,6 +290,99 @@ typedef struct thr_interp_config {
  */
 int thr_interp_run(const thr_interp_config *cfg, thr_tick_fn tick,
                    void **states, size_t ntasks);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Exercise 5: a lock-free ring for one producer and one consumer
+ *  @{ */
+
+/** Largest capacity thr_ring_init() accepts (values, not bytes). */
+#define THR_RING_MAX_CAPACITY ((size_t)1 << 24)
+
+/**
+ * @brief A single-producer single-consumer (SPSC) ring buffer of uint64_t
+ *        values that takes no lock: exactly one thread pushes and exactly
+ *        one other thread pops, at the same time.
+ *
+ * The layout is part of the contract (the tests and the benchmark rely on
+ * it), so the structure is public; its fields belong to thr_ring_*().
+ * `head` and `tail` count values popped and pushed since thr_ring_init()
+ * and only grow (they wrap at SIZE_MAX, which the arithmetic tolerates):
+ * the ring holds `tail - head` values, the oldest in
+ * `slots[head & mask]`. Each index has one writer: only the producer
+ * stores `tail`, only the consumer stores `head`. They sit on cache lines
+ * of their own, so that the two threads do not slow each other down by
+ * writing the same line (false sharing).
+ *
+ * The slots are plain memory. What makes a value written by the producer
+ * visible to the consumer is the ordering of the index operations:
+ * - push writes the slot, then stores `tail` with memory_order_release;
+ * - pop loads `tail` with memory_order_acquire, then reads the slot;
+ * - symmetrically, pop stores `head` with memory_order_release once it
+ *   has read the slot, and push loads `head` with memory_order_acquire
+ *   before it overwrites a slot the consumer has freed.
+ * With memory_order_relaxed on either side of a pair the program has a
+ * data race on the slot: the consumer may see the new `tail` and still
+ * read the old contents (on ARM and POWER the hardware does it; on x86 the
+ * compiler may). The tests run your ring under a race detector.
+ */
+typedef struct thr_ring {
+    /** Values popped so far; stored only by the consumer. */
+    _Alignas(THR_CACHE_LINE) _Atomic size_t head;
+    /** Values pushed so far; stored only by the producer. */
+    _Alignas(THR_CACHE_LINE) _Atomic size_t tail;
+    /** Capacity - 1 (the capacity is a power of two); set by init. */
+    _Alignas(THR_CACHE_LINE) size_t mask;
+    /** mask + 1 slots, plain memory; allocated by init. */
+    uint64_t *slots;
+} thr_ring;
+
+_Static_assert(offsetof(thr_ring, tail) - offsetof(thr_ring, head) >= THR_CACHE_LINE,
+               "head and tail need cache lines of their own");
+_Static_assert(offsetof(thr_ring, mask) - offsetof(thr_ring, tail) >= THR_CACHE_LINE,
+               "tail needs a cache line of its own");
+
+/**
+ * @brief Make @p r an empty ring of @p capacity slots.
+ * @param r the ring to set up (its previous contents are ignored).
+ * @param capacity how many values it holds at most: a power of two, 1 to
+ *        THR_RING_MAX_CAPACITY.
+ * @return 0; or -1 with errno EINVAL (NULL ring, capacity 0, not a power
+ *         of two or too large) or ENOMEM. After a failure a non-NULL @p r
+ *         has no slots (slots == NULL), so thr_ring_destroy() on it is
+ *         harmless.
+ *
+ * Call it before the producer and consumer threads start (starting a
+ * thread orders everything before it); free with thr_ring_destroy().
+ */
+int thr_ring_init(thr_ring *r, size_t capacity);
+
+/**
+ * @brief Append @p value if there is room; never waits.
+ * @param r the ring; only one thread (the producer) may call this.
+ * @param value the value to append.
+ * @return 0 once the value is in the ring (visible to the consumer with
+ *         everything the producer wrote before the call); -1 with errno
+ *         EAGAIN when the ring is full (retry later), or EINVAL for a NULL
+ *         ring.
+ */
+int thr_ring_push(thr_ring *r, uint64_t value);
+
+/**
+ * @brief Remove the oldest value if there is one; never waits.
+ * @param r the ring; only one thread (the consumer) may call this.
+ * @param value receives the value.
+ * @return 0 with *value set; -1 with errno EAGAIN when the ring is empty
+ *         (retry later), or EINVAL for a NULL argument.
+ */
+int thr_ring_pop(thr_ring *r, uint64_t *value);
+
+/**
+ * @brief Free the ring's slots. No thread may still use it.
+ * @param r the ring; NULL is a no-op, and so is a ring whose init failed.
+ */
+void thr_ring_destroy(thr_ring *r);
 
 /** @} */
 
