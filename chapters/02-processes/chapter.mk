@@ -7,3 +7,7 @@
 # pipe_io.c (reading and writing a pipe in full) is provided, complete
 # code: compiled into every build, never an exercise.
 02-processes_PROVIDED = pipe_io.c
+
+# The chapter's points in the course total: 10 per hour of the lesson's
+# estimate (the midpoint of core and stretch together); see the README.
+02-processes_POINTS = 100

@@ -1646,11 +1646,16 @@ END_TEST
 #define SPEEDUP_N 200000    /* practice items per timed call: ~80 ms alone */
 #define YARDSTICK_N 100000  /* practice items timed as the yardstick */
 #define EMPTY_N 200000      /* empty items per timed call */
-/* Share of the ceiling. Runs on quieter moments of the course's machine
- * put the reference at 90 to 95% of the ceiling; 85% leaves it a margin
- * (it must earn full points in 19 runs of 20), and the slow mutant, at
- * half the ceiling, earns under a fifth of the points. */
-#define SPEEDUP_TARGET 0.85
+/* Share of the ceiling. On the course's machine (a virtual machine whose
+ * page faults are slow) the reference reached 87 to 97% of the ceiling on
+ * one quiet evening and 74 to 81% on a quiet morning (5 December 2026, gcc
+ * and clang alike, best of three): a fork and its exit cost about 1.2 ms
+ * there, and the copy-on-write faults of the output and the shared pages
+ * about 45 ns per item, an eighth of a practice item. 65% leaves it a
+ * margin (it must earn full points in 19 runs of 20); the slow mutant,
+ * one worker doing everything, gets about half of the ceiling and loses
+ * about 40% of the points. */
+#define SPEEDUP_TARGET 0.65
 #define OVERHEAD_TARGET 0.25 /* at most a quarter of one practice item */
 
 typedef struct pair {
