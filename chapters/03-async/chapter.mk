@@ -11,3 +11,7 @@
 03-async_CFLAGS = -Icommon/httpd $(shell pkg-config --cflags libcurl)
 03-async_LDLIBS = $(shell pkg-config --libs libcurl)
 03-async_LIBS   = $(LIBHTTPD)
+
+# The chapter's points in the course total: 10 per hour of the lesson's
+# estimate (the midpoint of core and stretch together); see the README.
+03-async_POINTS = 90
