@@ -18,6 +18,12 @@
  * @endcode
  *
  * and jit_run() calls it. Results and codes are exactly vm_run()'s.
+ *
+ * Being an ordinary function, the code keeps the ABI's promises: it
+ * restores rbx, rbp and r12-r15 before it returns, returns with rsp where
+ * it found it, and if it ever calls a function (a C helper, say) it does so
+ * with rsp a multiple of 16 and with nothing live in the registers the
+ * callee may change (rax, rcx, rdx, rsi, rdi, r8-r11).
  */
 #ifndef JIT_H
 #define JIT_H
@@ -37,8 +43,11 @@ typedef struct jit_fn jit_fn;
  * @param err buffer for a message on failure; may be NULL.
  * @param errlen size of @p err.
  * @return a new function to free with jit_free(), or NULL with a message
- *         and errno: EINVAL (NULL @p p), ENOTSUP (not an x86-64 machine),
- *         ENOMEM or mmap()/mprotect()'s errno.
+ *         and errno: EINVAL (NULL @p p); ENOTSUP (not an x86-64 machine, or
+ *         a program with an instruction this JIT does not translate: a JIT
+ *         that stops at the core exercise may refuse `div` and `mod` this
+ *         way, and the core tests never give it one); ENOMEM, or
+ *         mmap()/mprotect()'s errno.
  */
 jit_fn *jit_compile(const vm_program *p, char *err, size_t errlen);
 

@@ -21,8 +21,14 @@
  * prologue saves them and the epilogue restores them):
  *
  *   rbx rbp r12 r13 r14 r15   slots 0..5 (the rest live in the frame)
- *   rsi rdi r8 r9 r10 r11     temporaries for stack values
+ *   rsi rdi r8 r9 r10 r11     temporaries for stack values; rdi and rsi
+ *                             hold the two arguments on entry, so they are
+ *                             free only after the prologue has copied them
  *   rax rcx rdx               scratch: idiv needs rax/rdx, setcc uses al
+ *
+ * The code calls nothing; if it did, rsp would have to be a multiple of 16
+ * at the call (FRAME_SIZE keeps it so) and no live value could stay in a
+ * caller-saved register (rax, rcx, rdx, rsi, rdi, r8-r11) across it.
  *
  * Frame, addressed from rsp:
  *
