@@ -107,7 +107,9 @@ int at_get_stats(at_stats *out);
  * @param max the N of top N.
  * @param nrows set to the rows written; not NULL.
  * @return 0, or -1 with errno EINVAL or ENOMEM. Sites whose blocks were all
- *         freed are not listed. Names and lines come from symbols.h.
+ *         freed are not listed; all the sites together hold current_blocks
+ *         and current_bytes of at_get_stats(). Names and lines come from
+ *         symbols.h (the line of the call: the return address minus one).
  */
 int at_leaks(at_site *rows, size_t max, size_t *nrows);
 

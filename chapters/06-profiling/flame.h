@@ -27,9 +27,11 @@
  * @return 0, or -1 with errno EINVAL (NULL stream, a line without a
  *         positive count at its end), ENOMEM or EIO.
  *
- * Roots at the bottom, callees above callers, each frame as wide as its
- * share of the samples, siblings in alphabetical order (a flame graph's x
- * axis is not time). Each frame is a `<g>` holding `<title>` (the tooltip:
+ * Roots at the bottom, each level of callees #FLAME_FRAME_HEIGHT pixels
+ * above its callers and inside their x range, each frame
+ * #FLAME_WIDTH * samples / all samples pixels wide (so the bottom row spans
+ * #FLAME_WIDTH), siblings side by side in alphabetical order (a flame
+ * graph's x axis is not time). Each frame is a `<g>` holding `<title>` (the tooltip:
  * name, samples, percent), a `<rect>` and, when wide enough, a `<text>`
  * label. No scripts, no external files: a browser opens it as it is.
  */

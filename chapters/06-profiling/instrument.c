@@ -20,7 +20,7 @@
 #include "pk/todo.h"
 #include "symbols.h"
 
-/* A plan that meets the tests and the 100 ns budget:
+/* A plan that meets the tests and the 150 ns budget:
  *
  * - Per thread (a _Thread_local pointer to a calloc'd struct, kept on a
  *   global list under a mutex so the report can find it): a stack of frames
@@ -28,10 +28,15 @@
  *   open-addressing table function address -> counters {ncalls, primcalls,
  *   tot_ns, cum_ns, active}; addr_hash() (addrhash.h) gives the first slot
  *   to try.
- * - Enter: push a frame, active++, read the clock last.
- * - Exit: read the clock first, pop; ncalls++, tot += elapsed - child;
- *   if --active == 0 (the outermost activation of a recursion) then
- *   cum += elapsed and primcalls++; add elapsed to the parent's child time.
+ * - Enter: fill in the frame at stack[depth], active++, read the clock
+ *   last; then store depth + 1 ("store the depth last": prof_backtrace()
+ *   may run in a signal handler between any two instructions of the hook;
+ *   see the lesson on atomic_signal_fence). Past PROF_MAX_DEPTH, only
+ *   count the depth.
+ * - Exit: read the clock first, pop (store depth - 1); ncalls++,
+ *   tot += elapsed - child; if --active == 0 (the outermost activation of a
+ *   recursion) then cum += elapsed and primcalls++; add elapsed to the
+ *   parent's child time.
  * - The report reads other threads' counters: make them _Atomic and use
  *   relaxed loads and stores (the owner is the only writer), or TSan will
  *   call it a race.
@@ -54,6 +59,15 @@ PK_NO_INSTRUMENT void __cyg_profile_func_exit(void *fn, void *call_site)
     (void)fn, (void)call_site;
     /* TODO: when the profiler runs, pop this thread's frame and add to the
      * function's ncalls, tottime, cumtime (see the plan above). */
+}
+
+PK_NO_INSTRUMENT int prof_backtrace(const void **fns, size_t max)
+{
+    (void)fns, (void)max;
+    PK_TODO("load this thread's depth, then copy the function of each "
+            "frame below it, innermost first (async-signal-safe: no locks, "
+            "no allocation)");
+    return -1;
 }
 
 PK_NO_INSTRUMENT int prof_start(void)

@@ -11,6 +11,13 @@
  * starting what runs already is EBUSY. Every function of an implementation
  * of this header carries #PK_NO_INSTRUMENT, so the profiler never profiles
  * itself.
+ *
+ * Identities the report keeps exactly (the tests check them): ncalls counts
+ * every completed call; tottime adds up, over the calls, each call's time
+ * minus the time of the calls it made, so when one call of a function R is all that
+ * ran while profiling, the tottimes of all the rows add up to R's cumtime
+ * (to the nanosecond: the times are whole nanoseconds until the report);
+ * cumtime is never below tottime, and ncalls never below primcalls.
  */
 #ifndef INSTRUMENT_H
 #define INSTRUMENT_H
@@ -21,7 +28,8 @@
 
 #include "noinstr.h"
 
-/** Deepest call stack followed per thread; deeper calls are not counted. */
+/** Deepest call stack followed per thread; deeper calls are not counted
+ *  (the outermost PROF_MAX_DEPTH activations are). */
 #define PROF_MAX_DEPTH 1024
 /** Distinct functions counted per thread; more are counted as dropped. */
 #define PROF_MAX_FUNCS 4096
@@ -98,6 +106,26 @@ int prof_report(prof_sort key, prof_row *rows, size_t max, size_t *nrows);
  * cumtime, percall, then the source line and function from symbols.h.
  */
 int prof_print(FILE *out, prof_sort key, size_t top);
+
+/**
+ * @brief The calling thread's call stack as the hooks see it, innermost
+ *        first: what Python's faulthandler prints from a signal handler.
+ * @param fns where the function addresses go (as prof_row::fn); owned by
+ *        the caller; may be NULL only when @p max is 0.
+ * @param max room in @p fns.
+ * @return the number of addresses written, at most @p max: 0 when the
+ *         profiler is stopped or this thread entered nothing since
+ *         prof_start(); -1 with errno EINVAL for NULL @p fns with max > 0.
+ *
+ * Async-signal-safe: a signal handler may call it after interrupting this
+ * thread anywhere, even half-way through a hook. The hooks therefore write
+ * a new frame completely before they store the new depth, and the depth is
+ * what this function reads first ("store the depth last"); see the lesson
+ * for the memory ordering this needs. Calls deeper than #PROF_MAX_DEPTH are
+ * not on the stack it returns. The handler itself must be
+ * #PK_NO_INSTRUMENT: hooks that ran inside a hook would corrupt its stack.
+ */
+int prof_backtrace(const void **fns, size_t max);
 
 /**
  * @brief Hook called by `-finstrument-functions` code on each entry.

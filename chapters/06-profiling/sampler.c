@@ -33,8 +33,12 @@
  *   REG_RBP ([fp] = caller's fp, [fp + 8] = return address) while fp stays
  *   inside the recorded stack and keeps rising; store the depth last; put
  *   errno back. No malloc, no printf, no locks.
- * - samp_stop() disarms the timer, then sets SIGPROF to SIG_IGN (its default
- *   action would kill the process if one more signal were pending).
+ * - samp_stop() leaves nothing behind: it disarms the timer; blocks
+ *   SIGPROF in this thread and takes a pending one off the queue with
+ *   sigtimedwait() and a zero timeout (SIGPROF's default action would end
+ *   the process); restores the action samp_start() saved; unblocks; and
+ *   waits until no handler is running on another thread (a counter the
+ *   handler increments on entry and decrements on exit).
  * - The reports run later, outside the handler: resolve each distinct
  *   address once with sym_resolve() (the leaf pc as it is, return addresses
  *   minus one) and count.
@@ -50,7 +54,8 @@ PK_NO_INSTRUMENT int samp_start(unsigned hz)
 
 PK_NO_INSTRUMENT int samp_stop(void)
 {
-    PK_TODO("disarm the timer and ignore SIGPROF (EINVAL if not running)");
+    PK_TODO("disarm the timer, drop a pending SIGPROF, restore the old "
+            "action, wait for running handlers (EINVAL if not running)");
     return -1;
 }
 

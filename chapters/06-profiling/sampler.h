@@ -13,6 +13,16 @@
  * a call in the wrong state (stopping what was not started) is EINVAL,
  * starting what runs already is EBUSY. Every function of an implementation
  * of this header carries #PK_NO_INSTRUMENT.
+ *
+ * What the profiled program sees: the handler is installed with
+ * SA_RESTART, so a read(), write(), wait() or any other call that signal(7)
+ * lists as restartable goes on after a sample instead of failing with
+ * EINTR. Calls that Linux never restarts after a handler (nanosleep(),
+ * poll(), select(), epoll_wait(), sem_timedwait() ...) can fail with EINTR
+ * when a sample lands while they wait, as with any signal: a program that
+ * uses them retries on EINTR. Samples count CPU time, so they seldom land
+ * in a thread that waits, but with several threads they can. The handler
+ * saves and restores errno.
  */
 #ifndef SAMPLER_H
 #define SAMPLER_H
@@ -55,12 +65,21 @@ int samp_start(unsigned hz);
 /**
  * @brief Stop the timer. The samples stay for the reports.
  * @return 0; -1 with errno EINVAL when not running.
+ *
+ * Leaves nothing behind: the timer is disarmed, a SIGPROF still pending
+ * from it is discarded, the SIGPROF action that samp_start() found is back
+ * (a handler of the program's own, or the default), no file descriptor or
+ * timer stays open, and every handler that had started has finished, so
+ * the reports never see a sample half written.
  */
 int samp_stop(void);
 
 /**
  * @brief Samples recorded so far (readable while running).
- * @return the count; samples that did not fit are not in it.
+ * @return the count, at most #SAMP_MAX_SAMPLES; samples that did not fit
+ *         are not in it. After samp_stop(), samp_count() + samp_lost() is
+ *         the number of SIGPROFs the handler took while sampling ran, and
+ *         the reports' samples add up to samp_count().
  */
 size_t samp_count(void);
 
@@ -71,7 +90,10 @@ size_t samp_count(void);
 size_t samp_lost(void);
 
 /**
- * @brief Flat profile by function: self samples per function, most first.
+ * @brief Flat profile by function: self samples per function, most first
+ *        (ties: by name). All the rows together (when @p max leaves room
+ *        for them) hold samp_count() samples: a leaf without a name counts
+ *        under the name symbols.h gives it ("0x..." or "??").
  * @param rows where the first @p max rows go; owned by the caller; NULL
  *        only with max 0.
  * @param max the N of top N.

@@ -46,12 +46,25 @@ typedef struct prof_frame {
 
 /* A thread's state. Tables are never freed while the process runs: when a
  * thread exits, its table is released for the next new thread to adopt,
- * counts and all (the report sums every table, whoever owns it). */
+ * counts and all (the report sums every table, whoever owns it).
+ *
+ * prof_backtrace() reads the stack from a signal handler that may have
+ * interrupted a hook of the same thread half-way. The protocol: a hook
+ * writes a frame completely, then stores the depth that includes it ("store
+ * the depth last"); the handler loads the depth first, then reads only the
+ * frames below it. A handler on the same thread runs between two of the
+ * thread's instructions, and a CPU sees its own stores in program order, so
+ * only the compiler could break the protocol, by moving the depth store
+ * above the frame stores: atomic_signal_fence() forbids exactly that, and
+ * costs no instruction. (A reader on another thread would need a release
+ * store and an acquire load instead.) What a handler reads while the thread
+ * changes it must be a lock-free atomic (C11 7.14.1.1): depth and gen are,
+ * used with relaxed loads and stores, which are plain moves. */
 typedef struct prof_thread {
     struct prof_thread *next;      /* the list of all tables */
     atomic_bool in_use;
-    unsigned gen;                  /* generation of the stack below */
-    size_t depth;                  /* may exceed PROF_MAX_DEPTH */
+    _Atomic unsigned gen;          /* generation of the stack below */
+    _Atomic size_t depth;          /* may exceed PROF_MAX_DEPTH */
     prof_frame stack[PROF_MAX_DEPTH];
     prof_entry table[PROF_MAX_FUNCS];
 } prof_thread;
@@ -65,14 +78,14 @@ static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER; /* list, reset */
 static prof_thread *prof_threads;     /* guarded by prof_lock */
 static pthread_key_t prof_key;        /* destructor releases the table */
 static pthread_once_t prof_once = PTHREAD_ONCE_INIT;
-static _Thread_local prof_thread *prof_self;
+static _Thread_local _Atomic(prof_thread *) prof_self; /* read by handlers too */
 static _Thread_local bool prof_busy;  /* inside the profiler: ignore hooks */
 
 PK_NO_INSTRUMENT static void prof_release(void *p)
 {
     prof_thread *t = p;
 
-    prof_self = NULL;
+    atomic_store_explicit(&prof_self, NULL, memory_order_relaxed);
     atomic_store_explicit(&t->in_use, false, memory_order_release);
 }
 
@@ -103,11 +116,12 @@ PK_NO_INSTRUMENT static prof_thread *prof_attach(void)
     }
     pthread_mutex_unlock(&prof_lock);
     if (t != NULL) {
-        t->depth = 0;
-        t->gen = 0;
+        atomic_store_explicit(&t->depth, 0, memory_order_relaxed);
+        atomic_store_explicit(&t->gen, 0, memory_order_relaxed); /* stale */
         pthread_setspecific(prof_key, t);
     }
-    prof_self = t;
+    atomic_signal_fence(memory_order_release); /* the state, then the pointer */
+    atomic_store_explicit(&prof_self, t, memory_order_relaxed);
     prof_busy = false;
     return t;
 }
@@ -141,16 +155,21 @@ PK_NO_INSTRUMENT void __cyg_profile_func_enter(void *fn, void *call_site)
     (void)call_site;
     if (!atomic_load_explicit(&prof_running, memory_order_relaxed) || prof_busy)
         return;
-    prof_thread *t = prof_self ? prof_self : prof_attach();
-    if (t == NULL)
+    prof_thread *t = atomic_load_explicit(&prof_self, memory_order_relaxed);
+    if (t == NULL && (t = prof_attach()) == NULL)
         return;
     unsigned gen = atomic_load_explicit(&prof_gen, memory_order_relaxed);
-    if (t->gen != gen) { /* a new start or a reset: forget the old stack */
-        t->gen = gen;
-        t->depth = 0;
+    size_t depth = atomic_load_explicit(&t->depth, memory_order_relaxed);
+    if (atomic_load_explicit(&t->gen, memory_order_relaxed) != gen) {
+        /* A new start or a reset: forget the old stack. Empty it before
+         * the generation says it is current, for prof_backtrace(). */
+        depth = 0;
+        atomic_store_explicit(&t->depth, 0, memory_order_relaxed);
+        atomic_signal_fence(memory_order_release);
+        atomic_store_explicit(&t->gen, gen, memory_order_relaxed);
     }
-    if (t->depth < PROF_MAX_DEPTH) {
-        prof_frame *f = &t->stack[t->depth];
+    if (depth < PROF_MAX_DEPTH) {
+        prof_frame *f = &t->stack[depth];
         f->fn = fn;
         f->e = prof_lookup(t, fn);
         f->child = 0;
@@ -163,7 +182,9 @@ PK_NO_INSTRUMENT void __cyg_profile_func_enter(void *fn, void *call_site)
         }
         f->t0 = now_ns(); /* last: the hook's own cost is not the callee's */
     }
-    t->depth++;
+    /* Publish the frame: the depth last (see prof_thread). */
+    atomic_signal_fence(memory_order_release);
+    atomic_store_explicit(&t->depth, depth + 1, memory_order_relaxed);
 }
 
 PK_NO_INSTRUMENT void __cyg_profile_func_exit(void *fn, void *call_site)
@@ -172,16 +193,20 @@ PK_NO_INSTRUMENT void __cyg_profile_func_exit(void *fn, void *call_site)
     if (!atomic_load_explicit(&prof_running, memory_order_relaxed) || prof_busy)
         return;
     uint64_t t1 = now_ns();
-    prof_thread *t = prof_self;
-    if (t == NULL || t->depth == 0 ||
-        t->gen != atomic_load_explicit(&prof_gen, memory_order_relaxed))
+    prof_thread *t = atomic_load_explicit(&prof_self, memory_order_relaxed);
+    if (t == NULL || atomic_load_explicit(&t->gen, memory_order_relaxed) !=
+                     atomic_load_explicit(&prof_gen, memory_order_relaxed))
         return; /* entered before the start: not counted */
-    t->depth--;
-    if (t->depth >= PROF_MAX_DEPTH)
+    size_t depth = atomic_load_explicit(&t->depth, memory_order_relaxed);
+    if (depth == 0)
         return;
-    prof_frame *f = &t->stack[t->depth];
+    /* Pop first: from here on a handler no longer sees this frame. */
+    atomic_store_explicit(&t->depth, --depth, memory_order_relaxed);
+    if (depth >= PROF_MAX_DEPTH)
+        return; /* a call too deep to be followed */
+    prof_frame *f = &t->stack[depth];
     if (f->fn != fn) { /* longjmp skipped exits: drop the stack */
-        t->depth = 0;
+        atomic_store_explicit(&t->depth, 0, memory_order_relaxed);
         return;
     }
     uint64_t elapsed = t1 - f->t0;
@@ -196,8 +221,31 @@ PK_NO_INSTRUMENT void __cyg_profile_func_exit(void *fn, void *call_site)
             OWNER_ADD(e->primcalls, 1);
         }
     }
-    if (t->depth > 0 && t->depth <= PROF_MAX_DEPTH)
-        t->stack[t->depth - 1].child += elapsed;
+    if (depth > 0)
+        t->stack[depth - 1].child += elapsed;
+}
+
+/* Async-signal-safe: only loads, of lock-free atomics and of frames the
+ * depth published (see prof_thread). */
+PK_NO_INSTRUMENT int prof_backtrace(const void **fns, size_t max)
+{
+    if (fns == NULL && max > 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    prof_thread *t = atomic_load_explicit(&prof_self, memory_order_relaxed);
+    if (t == NULL || !atomic_load_explicit(&prof_running, memory_order_relaxed) ||
+        atomic_load_explicit(&t->gen, memory_order_relaxed) !=
+            atomic_load_explicit(&prof_gen, memory_order_relaxed))
+        return 0; /* nothing entered since the start on this thread */
+    size_t depth = atomic_load_explicit(&t->depth, memory_order_relaxed);
+    atomic_signal_fence(memory_order_acquire); /* the depth, then the frames */
+    if (depth > PROF_MAX_DEPTH)
+        depth = PROF_MAX_DEPTH;
+    size_t n = 0;
+    for (; n < max && n < depth; n++)
+        fns[n] = t->stack[depth - 1 - n].fn;
+    return (int)n;
 }
 
 PK_NO_INSTRUMENT int prof_start(void)

@@ -14,19 +14,30 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/time.h>
+#include <time.h>
 #include <ucontext.h>
 
 /* The buffer: SAMP_MAX_SAMPLES slots of 1 + SAMP_MAX_DEPTH words; word 0 is
- * the number of frames, written last, so a reader that sees it non-zero
- * sees the frames. Allocated by samp_start(), before the timer runs: the
- * handler never allocates. */
+ * the number of frames, stored last with release, so a reader that loads
+ * it with acquire and sees it non-zero sees the frames. The handler may run
+ * on any thread, so this is the cross-thread form of "store the depth
+ * last". Allocated by samp_start(), before the timer runs: the handler
+ * never allocates. */
 #define SLOT_WORDS (1 + SAMP_MAX_DEPTH)
 
 static _Atomic uintptr_t *samp_buf;
 static atomic_size_t samp_next;       /* slots claimed */
 static atomic_size_t samp_dropped;    /* samples that found no slot */
 static atomic_bool samp_running;
+/* Handlers running now, on any thread. samp_stop() clears samp_running,
+ * then waits for this to reach 0; a handler increments it, then checks
+ * samp_running. Both sides store, then load the other's variable: only
+ * sequentially consistent operations (the default) guarantee that one of
+ * them sees the other's store, so either the handler sees the stop or the
+ * stop waits for the handler. */
+static atomic_int samp_inflight;
 static uintptr_t samp_stack_lo, samp_stack_hi; /* the sampled thread's stack */
 static struct sigaction samp_old_action;
 
@@ -63,8 +74,8 @@ PK_NO_INSTRUMENT static void samp_handler(int sig, siginfo_t *si, void *ucv)
     int saved_errno = errno;
     (void)sig, (void)si;
 
-    if (!atomic_load_explicit(&samp_running, memory_order_relaxed) ||
-        samp_buf == NULL)
+    atomic_fetch_add(&samp_inflight, 1);      /* seq_cst: see samp_inflight */
+    if (!atomic_load(&samp_running) || samp_buf == NULL)
         goto out;
     size_t i = atomic_fetch_add_explicit(&samp_next, 1, memory_order_relaxed);
     if (i >= SAMP_MAX_SAMPLES) {
@@ -91,6 +102,7 @@ PK_NO_INSTRUMENT static void samp_handler(int sig, siginfo_t *si, void *ucv)
     }
     atomic_store_explicit(&slot[0], n, memory_order_release);
 out:
+    atomic_fetch_sub_explicit(&samp_inflight, 1, memory_order_release);
     errno = saved_errno;
 }
 
@@ -111,7 +123,16 @@ PK_NO_INSTRUMENT int samp_start(unsigned hz)
             return -1;
         }
     } else {
-        memset((void *)samp_buf, 0, (size_t)SAMP_MAX_SAMPLES * SLOT_WORDS * sizeof *samp_buf);
+        /* Only the slots the last run claimed hold a depth: every slot past
+         * them is still zero. Clearing those few, not the whole 6.5 MB,
+         * matters: after any fork() (the program's own, or a test's) each
+         * page of the buffer is copy-on-write, and a memset of all of it
+         * took 20 ms of page faults on the course's machine, twice the
+         * run it was profiling. */
+        size_t used = samp_count();
+        for (size_t i = 0; i < used; i++)
+            atomic_store_explicit(&samp_buf[i * SLOT_WORDS], 0,
+                                  memory_order_relaxed);
     }
     atomic_store(&samp_next, 0);
     atomic_store(&samp_dropped, 0);
@@ -166,21 +187,31 @@ PK_NO_INSTRUMENT int samp_stop(void)
         errno = EINVAL;
         return -1;
     }
+    /* 1. No more signals from the timer. */
     struct itimerval off;
     memset(&off, 0, sizeof off);
     setitimer(ITIMER_PROF, &off, NULL);
-    /* A SIGPROF may still be pending. Its default action kills the
-     * process, so put back the old handler only if it was one; otherwise
-     * ignore the signal (which also discards a pending one). */
-    struct sigaction ign;
-    if (samp_old_action.sa_handler == SIG_DFL) {
-        memset(&ign, 0, sizeof ign);
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        sigaction(SIGPROF, &ign, NULL);
-    } else {
-        sigaction(SIGPROF, &samp_old_action, NULL);
-    }
+
+    /* 2. The timer may have raised one just before: a SIGPROF pending for
+     * the process would meet the restored action, and the default action
+     * of SIGPROF ends the process. Block it here, take any pending one off
+     * the queue (a zero timeout does not wait), put the old action back,
+     * unblock. A SIGPROF another thread has already taken still finds our
+     * handler, which sees samp_running false and returns. */
+    sigset_t prof, saved;
+    sigemptyset(&prof);
+    sigaddset(&prof, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &prof, &saved);
+    const struct timespec no_wait = {0, 0};
+    while (sigtimedwait(&prof, NULL, &no_wait) == SIGPROF)
+        ;
+    sigaction(SIGPROF, &samp_old_action, NULL);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+
+    /* 3. A handler that started on another thread may still be writing its
+     * slot: wait for it (a handler never blocks, so this is short). */
+    while (atomic_load(&samp_inflight) != 0)
+        sched_yield();
     return 0;
 }
 
