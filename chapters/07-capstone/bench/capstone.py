@@ -106,19 +106,24 @@ def main():
                     help="items for chunksize 1, threads and the mixed loop")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", default="",
+                    help="comma-separated variants to run (default: all)")
     a = ap.parse_args()
+    only = set(filter(None, a.only.split(",")))
 
     print(f"PYTHON {sys.version.split()[0]} ({sys.executable})", flush=True)
-    show_the_bug(a.workers)
-    measure("seq", run_seq, process_item, a.n, a.runs, a.workers, 1)
-    measure("processes-chunk1000", run_processes, process_item, a.n, a.runs,
-            a.workers, 1000)
-    measure("processes-chunk1", run_processes, process_item, a.n_slow,
-            a.runs, a.workers, 1)
-    measure("threads", run_threads, process_item, a.n_slow, a.runs,
-            a.workers, 1)
-    measure("seq-mixed", run_seq, process_item_mixed, a.n_slow, a.runs,
-            a.workers, 1)
+    if not only:
+        show_the_bug(a.workers)
+    variants = [
+        ("seq", run_seq, process_item, a.n, 1),
+        ("processes-chunk1000", run_processes, process_item, a.n, 1000),
+        ("processes-chunk1", run_processes, process_item, a.n_slow, 1),
+        ("threads", run_threads, process_item, a.n_slow, 1),
+        ("seq-mixed", run_seq, process_item_mixed, a.n_slow, 1),
+    ]
+    for name, runner, fn, n, chunksize in variants:
+        if not only or name in only:
+            measure(name, runner, fn, n, a.runs, a.workers, chunksize)
 
 
 if __name__ == "__main__":
