@@ -9,7 +9,12 @@
 #     scripts/, docs/, solutions/ where it exists), or a `file.c`, `file.h`
 #     or `file.mk` in backquotes that is nowhere in the course, nor a
 #     system header (a line about another project's file names the project:
-#     see EXTERNAL below).
+#     see EXTERNAL below);
+#   - still holds an authoring placeholder for a figure: {{NAME}}, or a
+#     line that is one capitalised WORD alone, or a word such as
+#     ALPHA_SHM or COMM10 in a sentence or a table (capitals with an
+#     underscore, or four capitals and digits) that no course file, system
+#     header or Open MPI header defines.
 # Placeholders (NN-topic, FILE) and generated paths (build/...) are not
 # checked; neither is text inside code blocks. Run by make lesson-check.
 set -u
@@ -34,6 +39,15 @@ for f in "$@"; do
                 printf "%s:%d: speaks of an issue (lessons speak to students): %s\n", file, FNR, line
             if (line ~ /DESIGN\.md/)
                 printf "%s:%d: cites DESIGN.md, which students do not have\n", file, FNR
+            if (line ~ /\{\{[A-Za-z0-9_]+\}\}/ || line ~ /^[A-Z][A-Z0-9_]+$/)
+                printf "%s:%d: an authoring placeholder is left: %s\n", file, FNR, line
+            rest = line ~ /^[A-Z][A-Z0-9_]+$/ ? "" : line
+            while (match(rest, /(^|[^A-Za-z0-9_`])([A-Z]+(_[A-Z0-9]+)+|[A-Z][A-Z][A-Z][A-Z]+[0-9]+)([^A-Za-z0-9_`(]|$)/)) {
+                w = substr(rest, RSTART, RLENGTH)
+                rest = substr(rest, RSTART + RLENGTH)
+                gsub(/^[^A-Z]|[^A-Z0-9_]$/, "", w)
+                printf "CAPS %s %d %s\n", file, FNR, w
+            }
             rest = line
             while (match(rest, /(^|[^A-Za-z0-9_.\/-])(chapters|common|tests|scripts|docs|solutions)\/[A-Za-z0-9_.\/*-]*[A-Za-z0-9_*]/)) {
                 p = substr(rest, RSTART, RLENGTH)
@@ -51,7 +65,7 @@ for f in "$@"; do
                     printf "NAME %s %d %s\n", file, FNR, b
             }
         }' "$f" > "$tmp/out"
-    grep -v '^PATH \|^NAME ' "$tmp/out" && status=1
+    grep -v '^PATH \|^NAME \|^CAPS ' "$tmp/out" && status=1
     dir=$(dirname "$f")
     while read -r kind src n p; do
         case "$kind" in
@@ -67,9 +81,16 @@ for f in "$@"; do
                     echo "$src:$n: names \`$p\`, which is nowhere in the course"
                     status=1
                 } ;;
+            CAPS)
+                # A macro, constant or API name defined somewhere in the
+                # course, the system's headers or Open MPI's is fine.
+                grep -rqw --exclude="*.md" -- "$p" chapters common tests 2>/dev/null && continue
+                grep -rqw -- "$p" /usr/include /usr/lib/x86_64-linux-gnu/openmpi/include 2>/dev/null && continue
+                echo "$src:$n: an authoring placeholder is left: $p"
+                status=1 ;;
         esac
     done <<EOF
-$(grep '^PATH \|^NAME ' "$tmp/out")
+$(grep '^PATH \|^NAME \|^CAPS ' "$tmp/out")
 EOF
 done
 exit $status
