@@ -257,6 +257,7 @@ endif
 all: $(LIBPK) $(GRADER) $(TOOL_BINS) $(TEST_PROGS)
 
 test: $(TEST_PROGS) $(TOOL_BINS) | deps
+	@tests/grader/check-messages.sh $(foreach c,$(SELECTED),$(wildcard tests/$(c)/*.c))
 	@if [ ! -d solutions ] && [ -z "$(MINE)" ]; then \
 	    echo "This is the student handout: it has no reference solutions, so 'make test'"; \
 	    echo "checks libpk and the grader only. Run 'make grade' to grade your own work."; fi
