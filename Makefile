@@ -148,17 +148,17 @@ $(LIBPK): $(LIBPK_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/obj/httpd/%.o: common/httpd/%.c common/httpd/pk_httpd.h | deps
+$(BUILD)/obj/httpd/%.o: common/httpd/%.c common/httpd/pk_httpd.h common/include/pk/proc.h | deps
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) -c $< -o $@
+	$(CC) $(PK_CFLAGS) $(PK_INC) -c $< -o $@
 
 $(LIBHTTPD): $(HTTPD_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/pk-httpd: common/httpd/pk-httpd.c $(LIBHTTPD)
+$(BUILD)/bin/pk-httpd: common/httpd/pk-httpd.c $(LIBHTTPD) $(LIBPK)
 	@mkdir -p $(@D)
-	$(CC) $(PK_CFLAGS) -Icommon/httpd $< -o $@ $(PK_LDFLAGS) $(LIBHTTPD)
+	$(CC) $(PK_CFLAGS) -Icommon/httpd $< -o $@ $(PK_LDFLAGS) $(LIBHTTPD) $(LIBPK)
 
 $(BUILD)/bin/pk-serve: common/httpd/pk-serve.c
 	@mkdir -p $(@D)

@@ -241,10 +241,43 @@ double pk_ceiling_trial(unsigned nprocs, unsigned long long iters)
 #define SYNC_STEP_S 0.0005 /* work between two barriers */
 
 typedef struct lockstep {
-    pthread_barrier_t barrier;
+    atomic_uint arrived;   /* threads at the barrier in this step */
+    atomic_uint sense;     /* flips when the last one arrives */
+    unsigned nthreads;
     atomic_int gate; /* 0 wait, 1 go, -1 a thread failed to start: leave */
     unsigned long long steps, per_step;
 } lockstep;
+
+#define SPINS_BEFORE_YIELD 20000
+
+/* A sense-reversing barrier that spins, as OpenMP's barriers do (libgomp
+ * spins for a while before it sleeps): a thread that slept on a futex at
+ * every step would measure the kernel's and the hypervisor's wake-up
+ * latency, not the cores. On the course's virtual machine, where an idle
+ * vCPU halts, pthread_barrier_wait() every 0.5 ms made two threads no
+ * faster than one (a lockstep ceiling of 1.00x on an idle machine). After
+ * a while it yields, so that on a machine with fewer free cores than
+ * threads the waiter gives its core to the thread it waits for. */
+static void lockstep_barrier(lockstep *ls, unsigned *local_sense)
+{
+    unsigned mine = !*local_sense;
+    *local_sense = mine;
+    if (atomic_fetch_add(&ls->arrived, 1) + 1 == ls->nthreads) {
+        atomic_store(&ls->arrived, 0);
+        atomic_store(&ls->sense, mine);
+        return;
+    }
+    unsigned spins = 0;
+    while (atomic_load_explicit(&ls->sense, memory_order_acquire) != mine) {
+        if (++spins == SPINS_BEFORE_YIELD) {
+            sched_yield();
+            spins = 0;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
 
 static void *lockstep_worker(void *arg)
 {
@@ -255,9 +288,10 @@ static void *lockstep_worker(void *arg)
     if (g < 0)
         return NULL;
     uint64_t x = 0;
+    unsigned sense = 0;
     for (unsigned long long s = 0; s < ls->steps; s++) {
         x += busy(ls->per_step);
-        pthread_barrier_wait(&ls->barrier);
+        lockstep_barrier(ls, &sense);
     }
     pk_consume_u64(x);
     return NULL;
@@ -271,8 +305,9 @@ static double run_lockstep(unsigned nthreads, lockstep *ls)
     pthread_t tids[256];
     unsigned started = 0;
     int rc = 0;
-    if (pthread_barrier_init(&ls->barrier, NULL, nthreads) != 0)
-        return -1;
+    ls->nthreads = nthreads;
+    atomic_init(&ls->arrived, 0);
+    atomic_init(&ls->sense, 0);
     atomic_init(&ls->gate, 0);
     for (; started + 1 < nthreads; started++) {
         rc = pthread_create(&tids[started], NULL, lockstep_worker, ls);
@@ -286,7 +321,6 @@ static double run_lockstep(unsigned nthreads, lockstep *ls)
     for (unsigned i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     double t = (double)(pk_now_ns() - t0) * 1e-9;
-    pthread_barrier_destroy(&ls->barrier);
     if (rc != 0) {
         errno = EAGAIN;
         return -1;

@@ -215,7 +215,13 @@ void pk_perf_begin(void)
 }
 
 /* After the loop: in `make test` (Check's own runner) act on the result;
- * under the grader the recorded score travels as evidence. */
+ * under the grader the recorded score travels as evidence. `make test`
+ * runs the reference solution, whose targets are set so that it earns full
+ * points in at least 19 runs of 20 on a quiet machine (make perf-series
+ * checks that); one near miss in a test run is that twentieth run, not a
+ * regression, so it is reported and tolerated: the run fails below
+ * PK_PERF_TEST_PASS of the points. */
+#define PK_PERF_TEST_PASS 0.9
 static void finish(void)
 {
     pk_note note;
@@ -232,9 +238,13 @@ static void finish(void)
         return;
     }
     printf("PK-PERF %s: %s\n", name, msg);
+    if (score >= PK_PERF_TEST_PASS && score < 1.0)
+        printf("PK-PERF %s: a near miss, %.0f%% of the points (tolerated "
+               "down to %.0f%%; make perf-series checks the target over 20 "
+               "runs)\n", name, 100 * score, 100 * PK_PERF_TEST_PASS);
     fflush(stdout);
-    ck_assert_msg(score >= 1.0, "%s: %.0f%% of the points (%s)", name,
-                  100 * (score < 0 ? 0 : score), msg);
+    ck_assert_msg(score >= PK_PERF_TEST_PASS, "%s: %.0f%% of the points (%s)",
+                  name, 100 * (score < 0 ? 0 : score), msg);
 }
 
 int pk_perf_again(void)

@@ -133,7 +133,10 @@ double pk_ceiling_trial(unsigned nprocs, unsigned long long iters);
  * only by the CPU time it takes from them; threads that wait for each
  * other feel every delay of either one, as OpenMP's barriers do. On a
  * loaded machine this ceiling falls further than the other, and it is the
- * fair measure for synchronised code.
+ * fair measure for synchronised code. The barrier spins (yielding now and
+ * then), as libgomp's does, rather than sleeping in the kernel: on a
+ * virtual machine a sleep and wake-up every half millisecond would
+ * measure the hypervisor, not the cores.
  */
 double pk_ceiling_trial_sync(unsigned nthreads, unsigned long long iters);
 
