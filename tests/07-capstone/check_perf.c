@@ -698,7 +698,7 @@ static void run_whole(void *ctx)
     }
 }
 
-#define REPORT_FULL 0.20 /* efficiencies within 20%: full points */
+#define REPORT_FULL 0.30 /* efficiencies within 30%: full points */
 
 START_TEST(test_capstone_perf_report)
 {
@@ -706,9 +706,9 @@ START_TEST(test_capstone_perf_report)
      * at another moment, when the machine's ceiling was what the report
      * says; so the test compares shares of the ceiling: the report's
      * speedup / the report's ceiling against the one measured here /
-     * the ceiling measured here. Full points within 20%, none beyond 40%: on
+     * the ceiling measured here. Full points within 30%, none beyond 60%: on
      * the course's two-core machine the same pool's share moved between
-     * 82% and 98% within minutes.
+     * 78% and 109% within minutes (5 December 2026, gcc and clang builds).
      * A pool at its best gets 95-100% of the ceiling with 2 workers and a
      * bit less with 4 on two cores: figures written from Amdahl's law, or
      * from another machine with more cores, fall outside. The job here is
