@@ -122,7 +122,8 @@ static int fan_plausible(const pk_perf_result *r, char *why, size_t len)
 }
 
 /* Four tasks of pk_cpu_task(6e7) on threads against the same four in a
- * loop. {{FAN_FIGURES}} Target: 90% of the ceiling. */
+ * loop. The reference reached 89% to 105% of the ceiling on the course's
+ * machine (5 December 2026). Target: 90% of the ceiling. */
 START_TEST(test_threads_perf_fan_out)
 {
     static fan_work w;
@@ -270,7 +271,15 @@ static int cnt_plausible(const pk_perf_result *r, char *why, size_t len)
 }
 
 /* thr_count(THR_COUNTER_PADDED, 2, 2e6) against two threads incrementing
- * one mutex-guarded counter. {{CNT_FIGURES}} Target: 4x. */
+ * one mutex-guarded counter (target: 4x faster) and against the same loop
+ * on two packed slots, one cache line (target: 1.5x faster). The second
+ * target is what catches false sharing: packed counters are still about
+ * 13x faster than a mutex, but no faster than the packed slots. On the
+ * course's machine (5 December 2026) the reference ran 39-79x the mutex
+ * and about 3x the packed slots. The score is that of the worse of the two
+ * figures, each as a share of its target. */
+#define CNT_VS_MUTEX 4.0
+#define CNT_VS_PACKED 1.5
 START_TEST(test_threads_perf_counters)
 {
     static cnt_work w;
@@ -289,12 +298,19 @@ START_TEST(test_threads_perf_counters)
         if (measure_plausible(fns, ctxs, 4, &r, cnt_plausible) != 0)
             continue;
         double n = (double)(CNT_THREADS * CNT_K);
-        pk_perf_award(r.ratio[1], 4.0, PK_PERF_HIGHER,
+        double vs_packed = r.ratio[2] > 0 ? r.ratio[1] / r.ratio[2] : 0;
+        double share = r.ratio[1] / CNT_VS_MUTEX;
+        if (vs_packed / CNT_VS_PACKED < share)
+            share = vs_packed / CNT_VS_PACKED;
+        pk_perf_award(share, 1.0, PK_PERF_HIGHER,
                       "padded counter (thr_count): %.2fx faster than a mutex "
-                      "counter (%.1f ns against %.1f ns of wall time per "
-                      "increment, 2 threads), ceiling %.2fx; target 4x",
-                      r.ratio[1], r.median_s[1] * 1e9 / n,
-                      r.median_s[0] * 1e9 / n, r.ceiling);
+                      "counter and %.2fx faster than two packed slots (%.1f "
+                      "ns against %.1f and %.1f ns of wall time per "
+                      "increment, 2 threads), ceiling %.2fx; targets %.0fx "
+                      "and %.1fx", r.ratio[1], vs_packed,
+                      r.median_s[1] * 1e9 / n, r.median_s[0] * 1e9 / n,
+                      r.median_s[2] * 1e9 / n, r.ceiling, CNT_VS_MUTEX,
+                      CNT_VS_PACKED);
     }
     ck_assert_msg(!w.failed, "thr_count(THR_COUNTER_PADDED, 2, 2000000, "
                   "&total) returned -1 (errno = %s) or a wrong total while "
@@ -377,7 +393,8 @@ static int gil_plausible(const pk_perf_result *r, char *why, size_t len)
  * thr_interp_run in GIL mode (the default 5 ms switch interval, the real
  * clock) and in free mode. GIL mode must gain nothing (at most 1.15x:
  * one tick at a time) and free mode must use both cores (90% of the
- * ceiling). {{GIL_FIGURES}} The score is the smaller of the two figures'
+ * ceiling). The reference: GIL mode 0.98x to 0.99x, free mode 99% to 102%
+ * (5 December 2026). The score is the smaller of the two figures'
  * scores. */
 START_TEST(test_threads_perf_gil)
 {
