@@ -20,10 +20,11 @@ static void grade_bad_suite(void)
     snprintf(grader, sizeof grader, "%s", pk_bin_path("pk-grade"));
     snprintf(bad, sizeof bad, "%s", pk_bin_path("pk-grade-selftest-bad"));
     snprintf(path, sizeof path, "%s/results.json", dir);
-    /* The bad suite runs outside valgrind even when this program runs
-     * under it (make valgrind): its performance test must measure. */
+    /* The bad suite's performance test must measure even when this
+     * program runs under valgrind (make valgrind) or with PK_PERF=0 (CI's
+     * clang run): the grader's partial credit is what is tested. */
     snprintf(cmd, sizeof cmd,
-             "unset PK_UNDER_VALGRIND; NO_COLOR=1 PK_GRADE_MEM_MB=512 '%s' --json '%s' --logs '%s/logs' bad='%s' >'%s/out.txt' 2>&1",
+             "unset PK_UNDER_VALGRIND PK_PERF; NO_COLOR=1 PK_GRADE_MEM_MB=512 '%s' --json '%s' --logs '%s/logs' bad='%s' >'%s/out.txt' 2>&1",
              grader, path, dir, bad, dir);
     int rc = system(cmd);
     ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "pk-grade failed: %s", cmd);
