@@ -3,6 +3,7 @@
 # unpack it as Gradescope would, submit the reference solutions (a chapters/
 # folder inside the upload, as a student's zip often has), and check that
 # results.json gives full marks and follows the schema's required fields.
+export PK_PERF=0 # the package is checked, not speed
 set -eu
 zip=$(readlink -f "$1")
 solutions=$(readlink -f solutions)
