@@ -35,11 +35,13 @@
 # PK_LESSON_TIMEOUT (seconds, default 1800) bounds each command.
 # PK_LESSON_QUICK=1 (CI) skips the whole-course runs that CI makes as steps
 # of their own (make test, make check-skeletons, make sanitize, make
-# valgrind, make perf-series, make robustness, each without CH=; and make
-# mutants and make perf-selftest with or without it): running them again
-# proves nothing more.
-# Every command with CH=, every make grade, bench, watch, server and tool
-# still runs.
+# valgrind, make perf-series, make robustness, each without CH=; make
+# mutants and make perf-selftest with or without it; make grade-all, which
+# grade-all-check runs; make bench without CH=, whose chapters each lesson
+# benchmarks with CH=), and a command that already ran word for word
+# (nothing a lesson check does changes what it would do): running them
+# again proves nothing more. Every other command with CH=, the first make
+# grade, every bench with CH=, watch, server and tool still runs.
 set -u
 [ $# -gt 0 ] || set -- README.md chapters/*/README.md
 unset CH SUBMISSION SUBMISSIONS # the commands say what they need
@@ -150,7 +152,15 @@ for f in "$@"; do
                 "make perf-series"*|"make robustness")
                     printf 'skip %-28s        %s (quick: CI runs it as a step of its own)\n' "$lesson" "$cmd"
                     continue ;;
+                "make grade-all "*|"make bench")
+                    printf 'skip %-28s        %s (quick: CI checks it as a step of its own, or chapter by chapter)\n' "$lesson" "$cmd"
+                    continue ;;
             esac
+            if grep -qxF -- "$run" "$work/ran" 2>/dev/null; then
+                printf 'skip %-28s        %s (quick: the same command already ran)\n' "$lesson" "$cmd"
+                continue
+            fi
+            echo "$run" >>"$work/ran"
         fi
         t0=$(date +%s)
         case "$run" in

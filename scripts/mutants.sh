@@ -29,6 +29,12 @@
 # A slow mutant on a machine too busy to measure speed is reported as not
 # proven (and retried once); it does not fail the run, and the table says so.
 #
+# Wrong mutants are graded in MUTANT_JOBS streams side by side (default:
+# the number of CPUs, at most 4), each with a build directory of its own:
+# losing points is all they must do, and a busy machine cannot make a
+# wrong result right. Slow mutants are graded one at a time, after them,
+# with the machine to themselves: they are caught by measuring speed.
+#
 # Writes $PK_BUILD/mutants/table.txt (PK_BUILD: make's BUILD, default build); exits 1 if a mutant was not caught.
 set -u
 quick=0
@@ -48,17 +54,15 @@ mkdir -p "$build"
 table=$build/table.txt
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-: > "$table"
-total=0
-caught=0
-unproven=0
-missed=""
-printf '%-14s %-30s %-5s %-8s %s\n' chapter mutant kind points "caught by" | tee -a "$table"
+jobs=${MUTANT_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+[ "$jobs" -le 4 ] || jobs=4
+row() { printf '%-14s %-30s %-5s %-8s %s\n' "$@"; }
 
 # field FILE NAME: the value of the header line "NAME: value".
 field() { sed -n "s/^$2: *//p" "$1" | head -n 1; }
 
-# Read build/mutants/grade/results.json into lines "test score max output".
+# results CHAPTER RESULTS_JSON: lines "test score max busy".
 results() {
     awk -v ch="$1" '
         /"name": "/ {
@@ -69,82 +73,128 @@ results() {
             m = $0; sub(/.*"max_score": /, "", m); sub(/,.*/, "", m)
             busy = index($0, "too busy") > 0
             print name, s, m, busy
-        }' "$build/grade/results.json"
+        }' "$2"
 }
 
+# grade_one INDEX CHAPTER PATCH STREAM: grade one mutant in the build
+# directory of STREAM; appends "INDEX<TAB>STATUS<TAB>ROW" to
+# $work/out.STREAM (STATUS: ok, unproven or missed) and prints ROW.
+grade_one() {
+    idx=$1 ch=$2 patch=$3 stream=$4
+    sb=$build/s$stream                   # this stream's build directory
+    tmp=$work/s$stream
+    name=$(basename "$patch" .patch)
+    kind=$(field "$patch" Kind)
+    want=$(field "$patch" Caught-by)
+    sub=$tmp/sub
+    rm -rf "$sub" && mkdir -p "$sub/$ch"
+    # Everything the student hands in: the exercise files and any file
+    # beside them that a test reads (07's REPORT.md).
+    cp -R solutions/"$ch"/. "$sub/$ch/"
+    if ! patch -s -p1 -d "$sub/$ch" < "$patch" >"$tmp/patch.log" 2>&1; then
+        line=$(row "$ch" "$name" "$kind" "-" "DOES NOT APPLY")
+        cat "$tmp/patch.log" >&2
+        printf '%s\t%s\t%s\n' "$idx" missed "$line" >>"$work/out.$stream"
+        echo "$line"
+        return
+    fi
+    only=""
+    [ "$quick" = 1 ] && only=$(echo "$want" | tr ' ' ',')
+    for try in 1 2; do
+        NO_COLOR=1 make -s --no-print-directory grade CH="$ch" SUBMISSION="$sub" \
+            BUILD="$sb" GRADE_ONLY="$only" >"$build/$ch-$name.log" 2>&1
+        results "$ch" "$sb/grade/results.json" > "$tmp/res"
+        busy=$(awk '$4 == 1' "$tmp/res" | wc -l)
+        [ "$kind" = slow ] && [ "$busy" -gt 0 ] && [ "$try" = 1 ] && continue
+        break
+    done
+    list=$work/list.$ch
+    points=$(awk '{ s += $2 } END { printf "%.1f", s }' "$tmp/res")
+    lost=$(awk '$3 > 0 && $2 < $3 - 0.0001 { printf "%s ", $1 }' "$tmp/res")
+    verdict=ok
+    perf_lost=$(awk -F '\t' '$4 == "perf" { print $1 }' "$list" |
+                while read -r t; do echo "$lost" | tr ' ' '\n' | grep -qx "$t" && echo "$t"; done)
+    correct_lost=$(awk -F '\t' '$4 == "graded" { print $1 }' "$list" |
+                   while read -r t; do echo "$lost" | tr ' ' '\n' | grep -qx "$t" && echo "$t"; done)
+    if [ -z "$lost" ]; then
+        verdict="NOT CAUGHT"
+    elif [ "$kind" = slow ] && [ -n "$correct_lost" ]; then
+        verdict="WRONG KIND: a slow mutant lost correctness points ($(echo $correct_lost))"
+    elif [ "$kind" = slow ] && [ -z "$perf_lost" ]; then
+        verdict="NOT CAUGHT by a performance test"
+    fi
+    # A slow mutant is caught only by a performance test that measured:
+    # one withheld as "too busy" scores 0 whatever the code.
+    measured_lost=$(for t in $perf_lost; do
+                        awk -v t="$t" '$1 == t && $4 == 0 { print t }' "$tmp/res"; done)
+    if [ "$kind" = slow ] && [ -z "$measured_lost" ] && [ -z "$correct_lost" ]; then
+        verdict="NOT PROVEN (machine too busy to measure speed)"
+    fi
+    # Caught-by should name what catches it: say where it does not.
+    expected=""
+    for t in $want; do
+        echo "$lost" | tr ' ' '\n' | grep -qx "$t" || expected="$expected $t"
+    done
+    [ "$verdict" = ok ] && [ -n "$expected" ] && lost="$lost(Caught-by also names:$expected)"
+    case "$verdict" in
+        ok) status=ok; shown=$lost ;;
+        "NOT PROVEN"*) status=unproven; shown=$verdict ;;
+        *) status=missed; shown="$verdict; lost: ${lost:-nothing}" ;;
+    esac
+    line=$(row "$ch" "$name" "$kind" "$points" "$shown")
+    printf '%s\t%s\t%s\n' "$idx" "$status" "$line" >>"$work/out.$stream"
+    echo "$line"
+}
+
+# The mutants to grade, in order: "INDEX CHAPTER KIND PATCH".
+idx=0
 for ch in "$@"; do
     dir=tests/$ch/mutants
-    [ -d "$dir" ] || { echo "$ch: no mutants in $dir" | tee -a "$table"; missed="$missed $ch(none)"; continue; }
+    if [ ! -d "$dir" ]; then
+        idx=$((idx + 1))
+        printf '%s\tmissed\t%s\n' "$idx" "$(row "$ch" "(none)" - - "no mutants in $dir")" >>"$work/out.0"
+        continue
+    fi
     # Every test of the chapter, and which are performance tests.
     make -s --no-print-directory BUILD="$top" "$top/sol/$ch/check" >/dev/null 2>&1 ||
         { echo "$ch: the reference test program does not build" >&2; exit 1; }
-    "$top/sol/$ch/check" --list > "$work/list"
+    "$top/sol/$ch/check" --list > "$work/list.$ch"
     for patch in "$dir"/*.patch; do
         [ -e "$patch" ] || continue
-        name=$(basename "$patch" .patch)
         kind=$(field "$patch" Kind)
-        want=$(field "$patch" Caught-by)
         [ "$kind_wanted" = all ] || [ "$kind_wanted" = "$kind" ] || continue
-        total=$((total + 1))
-        sub=$work/sub
-        rm -rf "$sub" && mkdir -p "$sub/$ch"
-        # Everything the student hands in: the exercise files and any file
-        # beside them that a test reads (07's REPORT.md).
-        cp -R solutions/"$ch"/. "$sub/$ch/"
-        if ! patch -s -p1 -d "$sub/$ch" < "$patch" >"$work/patch.log" 2>&1; then
-            printf '%-14s %-30s %-5s %-8s %s\n' "$ch" "$name" "$kind" "-" "DOES NOT APPLY" | tee -a "$table"
-            cat "$work/patch.log"
-            missed="$missed $ch/$name"
-            continue
-        fi
-        only=""
-        if [ "$quick" = 1 ]; then
-            only=$(echo "$want" | tr ' ' ',')
-        fi
-        for try in 1 2; do
-            NO_COLOR=1 make -s --no-print-directory grade CH="$ch" SUBMISSION="$sub" \
-                BUILD="$build" GRADE_ONLY="$only" >"$build/$ch-$name.log" 2>&1
-            results "$ch" > "$work/res"
-            busy=$(awk '$4 == 1' "$work/res" | wc -l)
-            [ "$kind" = slow ] && [ "$busy" -gt 0 ] && [ "$try" = 1 ] && continue
-            break
-        done
-        points=$(awk '{ s += $2 } END { printf "%.1f", s }' "$work/res")
-        lost=$(awk '$3 > 0 && $2 < $3 - 0.0001 { printf "%s ", $1 }' "$work/res")
-        verdict=ok
-        perf_lost=$(awk -F '\t' '$4 == "perf" { print $1 }' "$work/list" |
-                    while read -r t; do echo "$lost" | tr ' ' '\n' | grep -qx "$t" && echo "$t"; done)
-        correct_lost=$(awk -F '\t' '$4 == "graded" { print $1 }' "$work/list" |
-                       while read -r t; do echo "$lost" | tr ' ' '\n' | grep -qx "$t" && echo "$t"; done)
-        if [ -z "$lost" ]; then
-            verdict="NOT CAUGHT"
-        elif [ "$kind" = slow ] && [ -n "$correct_lost" ]; then
-            verdict="WRONG KIND: a slow mutant lost correctness points ($(echo $correct_lost))"
-        elif [ "$kind" = slow ] && [ -z "$perf_lost" ]; then
-            verdict="NOT CAUGHT by a performance test"
-        fi
-        # A slow mutant is caught only by a performance test that measured:
-        # one withheld as "too busy" scores 0 whatever the code.
-        measured_lost=$(for t in $perf_lost; do
-                            awk -v t="$t" '$1 == t && $4 == 0 { print t }' "$work/res"; done)
-        if [ "$kind" = slow ] && [ -z "$measured_lost" ] && [ -z "$correct_lost" ]; then
-            verdict="NOT PROVEN (machine too busy to measure speed)"
-        fi
-        # Caught-by should name what catches it: say where it does not.
-        expected=""
-        for t in $want; do
-            echo "$lost" | tr ' ' '\n' | grep -qx "$t" || expected="$expected $t"
-        done
-        [ "$verdict" = ok ] && [ -n "$expected" ] && lost="$lost(Caught-by also names:$expected)"
-        case "$verdict" in
-            ok) caught=$((caught + 1)); shown=$lost ;;
-            "NOT PROVEN"*) unproven=$((unproven + 1)); shown=$verdict ;;
-            *) missed="$missed $ch/$name"; shown="$verdict; lost: ${lost:-nothing}" ;;
-        esac
-        printf '%-14s %-30s %-5s %-8s %s\n' "$ch" "$name" "$kind" "$points" "$shown" | tee -a "$table"
+        idx=$((idx + 1))
+        echo "$idx $ch $kind $patch" >>"$work/todo"
     done
 done
-echo "mutants: $caught of $total caught$( [ "$unproven" -gt 0 ] && echo ", $unproven not proven (machine busy)")$( [ "$quick" = 1 ] && echo " (quick mode: only the catching tests ran)")" | tee -a "$table"
+touch "$work/todo"
+
+row chapter mutant kind points "caught by"
+# Wrong mutants: $jobs streams, mutant i in stream i mod jobs.
+grep ' wrong ' "$work/todo" | awk -v n="$jobs" -v w="$work" '{ print > (w "/wrong." (NR - 1) % n) }'
+s=0
+while [ "$s" -lt "$jobs" ]; do
+    if [ -s "$work/wrong.$s" ]; then
+        mkdir -p "$work/s$s"
+        ( while read -r i ch kind patch; do grade_one "$i" "$ch" "$patch" "$s"; done <"$work/wrong.$s" ) &
+    fi
+    s=$((s + 1))
+done
+wait
+# Slow mutants (and any other kind): one at a time, the machine to themselves.
+mkdir -p "$work/s0"
+grep -v ' wrong ' "$work/todo" | while read -r i ch kind patch; do
+    grade_one "$i" "$ch" "$patch" 0
+done
+
+# The table, in the mutants' order, and the totals.
+cat "$work"/out.* 2>/dev/null | sort -n -k1,1 >"$work/all"
+{ row chapter mutant kind points "caught by"; cut -f3- "$work/all"; } >"$table"
+total=$(wc -l <"$work/all")
+caught=$(awk -F '\t' '$2 == "ok"' "$work/all" | wc -l)
+unproven=$(awk -F '\t' '$2 == "unproven"' "$work/all" | wc -l)
+missed=$(awk -F '\t' '$2 == "missed" { split($3, f, " "); printf " %s/%s", f[1], f[2] }' "$work/all")
+echo "mutants: $caught of $total caught$( [ "$unproven" -gt 0 ] && echo ", $unproven not proven (machine busy)")$( [ "$quick" = 1 ] && echo " (quick mode: only the catching tests ran)")$( [ "$jobs" -gt 1 ] && echo "; wrong ones in $jobs streams")" | tee -a "$table"
 if [ -n "$missed" ]; then
     echo "mutants not caught:$missed (logs in $build/)" | tee -a "$table"
     exit 1

@@ -62,7 +62,10 @@ int launch_mpi(const char *const opts[], int np, const char *const argv[],
 
 /**
  * @brief Put into this process's environment what the MPI programs it
- *        starts need: under AddressSanitizer, leak checking off for them.
+ *        starts need: a directory of this process's own for Open MPI's
+ *        session files and shared-memory segments (removed at exit), so
+ *        that jobs started side by side never share them; under
+ *        AddressSanitizer, leak checking off for them.
  *        launch_mpi() does it in its child; call it before starting mpirun
  *        another way (a script, popen()).
  */

@@ -13,6 +13,8 @@
  *   processes                     when the namespace's init exits the kernel
  *                                 kills everything left in it
  *   fake "100%: Checks" output    stdout is never read for the score
+ *   litter /tmp, meet another     a TMPDIR of its own per test, removed
+ *   test's files there            after it (grade_run.c)
  *
  * Without a PID namespace the grader falls back to a process group of its
  * own (setsid) and kills that; a child that calls setsid() then escapes.

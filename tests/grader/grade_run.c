@@ -6,6 +6,13 @@
  * believes nothing the test prints: only the evidence line, and only one
  * that carries this run's nonce.
  *
+ * Each run gets a temporary directory of its own (TMPDIR), removed after
+ * it: tests graded side by side (make grade-all grades two students at a
+ * time) never meet in /tmp. That matters beyond tidiness: in a PID
+ * namespace every test's processes have the same small pids, and Open MPI
+ * names its session directory after mpirun's pid (chapter 08's runs
+ * collided there until each had its own TMPDIR).
+ *
  * When a test fails, the grader looks for the student's line it can point
  * at: a PK_TODO() still in the code (the skeleton's marker prints
  * "TODO file:line function(): ..." on stderr), or, for a crash, the first
@@ -17,6 +24,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -115,6 +123,36 @@ static int drain(int fd, char *buf, size_t *len, size_t max)
     }
 }
 
+/* ---- a private TMPDIR ------------------------------------------------ */
+
+static int remove_one(const char *path, const struct stat *sb, int flag,
+                      struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path); /* what cannot be removed stays; the rest still goes */
+    return 0;
+}
+
+/* mkdtemp under the grader's TMPDIR (or /tmp) into dir. */
+static int make_tmpdir(char *dir, size_t size)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || *base == '\0')
+        base = "/tmp";
+    if ((size_t)snprintf(dir, size, "%s/pk-grade-XXXXXX", base) >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+/* Remove dir and everything in it; symbolic links are removed, never
+ * followed (FTW_PHYS), and the walk stays on dir's file system (FTW_MOUNT). */
+static void remove_tmpdir(const char *dir)
+{
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
 int run_limited(char *const argv[], double timeout, const char *logpath,
                 const char *nonce, const char *const extra_env[],
                 const char *progress, run_result *rr, char *capture,
@@ -123,7 +161,12 @@ int run_limited(char *const argv[], double timeout, const char *logpath,
     int ev[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     memset(rr, 0, sizeof *rr);
     sink sk = {.fd = -1, .buf = capture, .cap = capture ? capcap - 1 : LOG_CAP};
+    char tmpdir[PATH_MAX] = "";
 
+    if (make_tmpdir(tmpdir, sizeof tmpdir) != 0) {
+        tmpdir[0] = '\0';
+        goto fail;
+    }
     if (pipe2(ev, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
         pipe2(err, O_CLOEXEC) != 0)
         goto fail;
@@ -157,6 +200,7 @@ int run_limited(char *const argv[], double timeout, const char *logpath,
         setenv(PK_PROTO_ENV_FD, "3", 1);
         setenv(PK_PROTO_ENV_NONCE, nonce, 1);
         setenv("CK_FORK", "no", 1);
+        setenv("TMPDIR", tmpdir, 1);
         for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && i < MAX_ENV; i++)
             putenv((char *)extra_env[i]);
         contain_exec(argv, timeout, err_fd);
@@ -268,6 +312,8 @@ fail:;
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    if (tmpdir[0] != '\0')
+        remove_tmpdir(tmpdir);
     errno = saved;
     return saved == 0 ? 0 : -1;
 }
