@@ -183,6 +183,7 @@ int pk_perf_measure_sync(void (*const fns[])(void *), void *const ctxs[], size_t
 static double best;     /* best score of this test's attempts, -1 = none */
 static int attempts;    /* loop bodies run so far */
 static int begun;       /* pk_perf_begin() was called */
+static int hopeless;    /* the last attempt was beyond PK_PERF_HOPELESS */
 
 double pk_perf_award(double value, double target, pk_perf_dir dir,
                      const char *fmt, ...)
@@ -194,6 +195,8 @@ double pk_perf_award(double value, double target, pk_perf_dir dir,
     else
         score = value <= target ? 1 : value >= 2 * target ? 0
               : (2 * target - value) / target;
+    hopeless = dir == PK_PERF_HIGHER ? value <= target / PK_PERF_HOPELESS
+                                     : value >= target * PK_PERF_HOPELESS;
 
     if (score > best) {
         char msg[1024];
@@ -211,6 +214,7 @@ void pk_perf_begin(void)
 {
     best = -1;
     attempts = 0;
+    hopeless = 0;
     begun = 1;
 }
 
@@ -263,7 +267,7 @@ int pk_perf_again(void)
         }
     }
     if (attempts > 0 && (note == PK_NOTE_IS_BUSY || score >= 1.0 || score < 0 ||
-                         attempts == PK_PERF_ATTEMPTS)) {
+                         hopeless || attempts == PK_PERF_ATTEMPTS)) {
         finish();
         return 0;
     }

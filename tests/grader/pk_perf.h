@@ -37,7 +37,8 @@
  * at half of it (or, for a figure meant to be small, at twice it), linear
  * between. PK_PERF_LOOP measures up to PK_PERF_ATTEMPTS times and keeps the
  * best score: one unlucky round cannot cost a fast solution its points,
- * and a slow one cannot get lucky three times by a factor of two.
+ * and a slow one cannot get lucky three times by a factor of two. A
+ * measurement PK_PERF_HOPELESS times worse than the target is not repeated.
  *
  * Two ceilings are measured in every round: two independent processes
  * (libpk's pk_ceiling_trial(): what work in independent pieces can get)
@@ -70,6 +71,12 @@
 #define PK_PERF_BUSY_RETRIES 3
 /** Measurements PK_PERF_LOOP makes at most, keeping the best score. */
 #define PK_PERF_ATTEMPTS 3
+/** A measurement whose figure is this many times worse than the target
+ *  (a quarter of it, or four times it for a figure meant to be small:
+ *  twice as far as the mark that already scores 0) ends PK_PERF_LOOP. No
+ *  unlucky round explains a gap that size, and timing a code that slow
+ *  three times over would only run the test out of its time limit. */
+#define PK_PERF_HOPELESS 4
 
 /** @brief What pk_perf_measure() found. Times in seconds. */
 typedef struct pk_perf_result {
@@ -159,7 +166,8 @@ int pk_perf_again(void);
 /**
  * @brief Repeat the measurement (the loop body) up to PK_PERF_ATTEMPTS
  *        times while it earns less than full points; stop at once when
- *        measuring is off or the machine is too busy. After the loop the
+ *        measuring is off, the machine is too busy, or a measurement was
+ *        PK_PERF_HOPELESS times worse than the target. After the loop the
  *        best score stands: in `make test` a score below full fails the
  *        test (and a busy machine skips it, saying so); under the grader
  *        the score becomes partial credit.
