@@ -125,9 +125,13 @@ grade_one() {
     fi
     # A slow mutant is caught only by a performance test that measured:
     # one withheld as "too busy" scores 0 whatever the code.
+    # One that kept its points with every test measured is NOT CAUGHT.
     measured_lost=$(for t in $perf_lost; do
                         awk -v t="$t" '$1 == t && $4 == 0 { print t }' "$tmp/res"; done)
-    if [ "$kind" = slow ] && [ -z "$measured_lost" ] && [ -z "$correct_lost" ]; then
+    busy_perf=$(awk -F '\t' '$4 == "perf" { print $1 }' "$list" |
+                while read -r t; do awk -v t="$t" '$1 == t && $4 == 1 { print t }' "$tmp/res"; done)
+    if [ "$kind" = slow ] && [ -z "$measured_lost" ] && [ -z "$correct_lost" ] &&
+       [ -n "$busy_perf" ]; then
         verdict="NOT PROVEN (machine too busy to measure speed)"
     fi
     # Caught-by should name what catches it: say where it does not.

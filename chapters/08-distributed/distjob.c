@@ -26,6 +26,10 @@
  *                  chunk's results then come back after later chunks')
  *   --serve GO DONE  wait for bytes on the named pipe GO: 'g' runs the job
  *                  once (rank 0 answers 'd' on DONE), 'q' ends (see launch.h)
+ *   --cpu-log FILE (serve mode) after each run, rank 0 writes into FILE
+ *                  "RUNS WALL_S CPU_S": the runs so far, their wall time
+ *                  and the CPU time rank 0 used in them (user + system): a
+ *                  manager that sleeps while it waits uses little of it
  *
  * MPI_COMM_WORLD's error handler is MPI_ERRORS_RETURN here, so a failing MPI
  * call returns its error code to your code (see dist_check()). */
@@ -38,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,6 +294,7 @@ typedef struct job_opts {
     unsigned long long chunk;
     int uneven, weak;
     const char *go, *done;  /* serve mode */
+    const char *cpu_log;    /* serve mode: rank 0's CPU time, or NULL */
 } job_opts;
 
 typedef struct job_data {
@@ -418,6 +424,29 @@ static int cmd_job(const job_opts *o)
     return status;
 }
 
+/* CPU time this process has used, user + system, in seconds. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+/* "RUNS WALL_S CPU_S" into path, replacing what was there (after the run,
+ * outside the time the caller measures). */
+static void write_cpu_log(const char *path, long runs, double wall, double cpu)
+{
+    char tmp[4200], line[128];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int len = snprintf(line, sizeof line, "%ld %.6f %.6f\n", runs, wall, cpu);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, line, (size_t)len) != len || close(fd) != 0 ||
+        rename(tmp, path) != 0)
+        die("cannot write %s: %s", path, strerror(errno));
+}
+
 /* Serve mode: the job once per 'g' byte on GO; rank 0 answers 'd' on DONE
  * as soon as the run is done, then checks the results (outside the time
  * the benchmark measures). */
@@ -428,6 +457,7 @@ static int cmd_serve(const job_opts *o)
     char why[512];
     int go = open(o->go, O_RDONLY), done = -1;
     long runs = 0, bad_runs = 0;
+    double wall_sum = 0, cpu_sum = 0;
     char first_bad[512] = "";
 
     if (go < 0)
@@ -448,14 +478,20 @@ static int cmd_serve(const job_opts *o)
         if (k != 1 || c == 'q')
             break;
         errno = 0;
+        double w0 = MPI_Wtime(), c0 = cpu_s();
         int rc = job_run(o, &d, &got);
+        double w1 = MPI_Wtime(), c1 = cpu_s();
         if (rc != 0)
             die("%s returned -1 (errno %s)", o->dynamic ? "dist_map_dynamic"
                 : "dist_map_static", err_name(errno));
         runs++;
+        wall_sum += w1 - w0;
+        cpu_sum += c1 - c0;
         if (world_rank == 0) {
             if (write(done, "d", 1) != 1)
                 die("cannot write to %s", o->done);
+            if (o->cpu_log != NULL)
+                write_cpu_log(o->cpu_log, runs, wall_sum, cpu_sum);
             const char *bad = job_verdict(&d, o->dynamic, &got, why, sizeof why);
             if (bad != NULL && bad_runs++ == 0)
                 snprintf(first_bad, sizeof first_bad, "%s", bad);
@@ -640,6 +676,8 @@ static int parse_job(int argc, char **argv, job_opts *o)
             exit_item = parse_count(argv[++i], "--exit-item");
         else if (strcmp(a, "--slow-item") == 0 && i + 1 < argc)
             slow_item = parse_count(argv[++i], "--slow-item");
+        else if (strcmp(a, "--cpu-log") == 0 && i + 1 < argc)
+            o->cpu_log = argv[++i];
         else if (strcmp(a, "--serve") == 0 && i + 2 < argc) {
             o->go = argv[++i];
             o->done = argv[++i];

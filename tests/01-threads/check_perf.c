@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "pk/task.h"
 #include "pk/timing.h"
@@ -379,7 +380,28 @@ static void gil_run(gil_work *w, thr_gil_mode mode)
     }
 }
 
-static void gil_on(void *p) { gil_run(p, THR_GIL_ON); }
+/* Process CPU time (user + system, every thread), in seconds. */
+static double cpu_now(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+/* GIL mode, with the CPU time and the wall time it took added up: one
+ * tick runs at a time, so while it runs the process should use one core;
+ * threads that spin while they wait for the GIL use the other one too. */
+static double gil_cpu_s, gil_wall_s;
+
+static void gil_on(void *p)
+{
+    double c0 = cpu_now(), w0 = (double)pk_now_ns() * 1e-9;
+    gil_run(p, THR_GIL_ON);
+    gil_cpu_s += cpu_now() - c0;
+    gil_wall_s += (double)pk_now_ns() * 1e-9 - w0;
+}
 static void gil_free(void *p) { gil_run(p, THR_GIL_FREE); }
 
 static int gil_plausible(const pk_perf_result *r, char *why, size_t len)
@@ -389,13 +411,25 @@ static int gil_plausible(const pk_perf_result *r, char *why, size_t len)
     return r->efficiency[2] <= MAX_EFFICIENCY;
 }
 
+/* GIL mode's window: it gains nothing over the loop (one tick at a time)
+ * and loses little (a hand-off every 5 ms; the waiting threads asleep).
+ * Waiters that spin (unlock, sched_yield, lock, look again) take the
+ * holder's core: 3 spinners against 1 holder on 2 cores. */
+#define GIL_AT_MOST 1.15
+#define GIL_AT_LEAST 0.85
+/* Cores GIL mode may keep busy: one, and a little for the hand-offs.
+ * Whether spinning waiters also cost time depends on the scheduler (on
+ * the course's machine, sched_yield() gave the holder its core back and
+ * GIL mode still ran at 0.98x); the CPU time they burn shows every time. */
+#define GIL_CPU_CORES 1.2
+
 /* Four CPU-bound tasks of 350 ticks, run tick by tick in one loop, then by
  * thr_interp_run in GIL mode (the default 5 ms switch interval, the real
- * clock) and in free mode. GIL mode must gain nothing (at most 1.15x:
- * one tick at a time) and free mode must use both cores (90% of the
+ * clock) and in free mode. GIL mode must gain nothing and lose little
+ * (0.85x to 1.15x) and free mode must use both cores (90% of the
  * ceiling). The reference: GIL mode 0.98x to 0.99x, free mode 99% to 102%
- * (5 December 2026). The score is the smaller of the two figures'
- * scores. */
+ * (5 December 2026); and GIL mode may keep at most 1.2 cores busy (the
+ * reference: about 1.0). The score is the smallest of the four scores. */
 START_TEST(test_threads_perf_gil)
 {
     static gil_work w;
@@ -413,15 +447,24 @@ START_TEST(test_threads_perf_gil)
     void *const ctxs[] = {&w, &w, &w};
     PK_PERF_LOOP {
         pk_perf_result r;
+        gil_cpu_s = gil_wall_s = 0;
         if (measure_plausible(fns, ctxs, 3, &r, gil_plausible) != 0)
             continue;
-        double s_gil = score_of(r.ratio[1], 1.15, PK_PERF_LOWER);
+        double cores = gil_wall_s > 0 ? gil_cpu_s / gil_wall_s : 0;
+        double s_gil = score_of(r.ratio[1], GIL_AT_MOST, PK_PERF_LOWER);
+        double s_wait = score_of(r.ratio[1], GIL_AT_LEAST, PK_PERF_HIGHER);
+        double s_cpu = score_of(cores, GIL_CPU_CORES, PK_PERF_LOWER);
         double s_free = score_of(r.efficiency[2], 0.90, PK_PERF_HIGHER);
-        award_score(s_gil < s_free ? s_gil : s_free,
+        double s = s_gil < s_wait ? s_gil : s_wait;
+        s = s < s_cpu ? s : s_cpu;
+        award_score(s < s_free ? s : s_free,
                     "thr_interp_run: GIL mode %.2fx over sequential (target "
-                    "at most 1.15x: one tick at a time); free mode %.2fx, "
-                    "ceiling %.2fx (%.0f%%; target 90%%)", r.ratio[1],
-                    r.ratio[2], r.ceiling, 100 * r.efficiency[2]);
+                    "%.2fx to %.2fx: one tick at a time) and %.2f cores busy "
+                    "(target at most %.1f: the waiting threads asleep, not "
+                    "spinning); free mode %.2fx, ceiling %.2fx (%.0f%%; "
+                    "target 90%%)", r.ratio[1], GIL_AT_LEAST, GIL_AT_MOST,
+                    cores, GIL_CPU_CORES, r.ratio[2], r.ceiling,
+                    100 * r.efficiency[2]);
     }
     ck_assert_msg(!w.failed, "thr_interp_run({%s, 5 ms}, tick, states, 4) "
                   "returned -1 (errno = %s) or left a wrong sum while it was "

@@ -1,5 +1,5 @@
 #!/bin/sh
-# grade-all.sh SUBMISSIONS OUTDIR JOBS [CHAPTER] - batch grading.
+# grade-all.sh SUBMISSIONS OUTDIR JOBS [CHAPTERS] - batch grading.
 #
 # Each subfolder of SUBMISSIONS is one student's copy of chapters/ (or part
 # of it). Every student is graded by `make grade SUBMISSION=...` in a build
@@ -30,7 +30,7 @@ export subs out only
 echo "$students" | xargs -P "$jobs" -I{} sh -c '
     s="$1"
     if make --no-print-directory grade NO_COLOR=1 SUBMISSION="$subs/$s" BUILD="$out/$s" \
-            ${only:+CH=$only} >"$out/$s.log" 2>&1; then
+            ${only:+CH="$only"} >"$out/$s.log" 2>&1; then
         echo "  $s: $(grep "^Total:" "$out/$s.log" | sed "s/ ([0-9.]* s)//")"
     else
         echo "  $s: grading FAILED, see $out/$s.log"
