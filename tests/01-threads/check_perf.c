@@ -123,8 +123,11 @@ static int fan_plausible(const pk_perf_result *r, char *why, size_t len)
 }
 
 /* Four tasks of pk_cpu_task(6e7) on threads against the same four in a
- * loop. The reference reached 89% to 105% of the ceiling on the course's
- * machine (5 December 2026). Target: 90% of the ceiling. */
+ * loop. The reference reached 72% to 117% of the ceiling on the course's
+ * machine in 20 runs of make perf-series (5 December 2026, 14:31-14:55
+ * UTC; 84% or more in 19 of them), so the target is 80%: the series' 19
+ * runs in 20 (a fan-out that joins each thread first gets about 50%). */
+#define FAN_TARGET 0.80
 START_TEST(test_threads_perf_fan_out)
 {
     static fan_work w;
@@ -148,10 +151,11 @@ START_TEST(test_threads_perf_fan_out)
         pk_perf_result r;
         if (measure_plausible(fns, ctxs, 2, &r, fan_plausible) != 0)
             continue;
-        pk_perf_award(r.efficiency[1], 0.90, PK_PERF_HIGHER,
+        pk_perf_award(r.efficiency[1], FAN_TARGET, PK_PERF_HIGHER,
                       "thr_fan_out: %.2fx over sequential, ceiling %.2fx "
-                      "(%.0f%%); target 90%% (4 tasks of pk_cpu_task(6e7))",
-                      r.ratio[1], r.ceiling, 100 * r.efficiency[1]);
+                      "(%.0f%%); target %.0f%% (4 tasks of pk_cpu_task(6e7))",
+                      r.ratio[1], r.ceiling, 100 * r.efficiency[1],
+                      100 * FAN_TARGET);
     }
     ck_assert_msg(!w.failed, "thr_fan_out(pk_cpu_task, in, out, 4) returned "
                   "-1 (errno = %s) while it was timed, expected 0",

@@ -741,13 +741,18 @@ END_TEST
  * over the runs' wall time, from the file distjob --cpu-log writes ("RUNS
  * WALL_S CPU_S", cumulative). A manager that sleeps between looks
  * (MPI_Iprobe + nanosleep) uses a few per cent of a core (the reference:
- * 7% to 13%, 5 December 2026); one that waits in MPI_Probe or MPI_Recv
- * polls at full speed (28% to 45% here: as much as the scheduler gives
- * it), and on 2 cores with 3 ranks it takes that from the workers. Whether that shows
- * in the job's time depends on how the scheduler treats the spinning
- * (Open MPI yields the core in its polling loop when ranks outnumber
- * cores): its CPU time shows it every time. */
-#define MANAGER_CPU_TARGET 0.20
+ * 3% to 18% in 20 runs, 5 December 2026); one that waits in MPI_Probe or MPI_Recv
+ * polls at full speed, and on 2 cores with 3 ranks it takes what it gets
+ * from the workers. How much that is depends on the scheduler (Open MPI
+ * yields the core in its polling loop when ranks outnumber cores): 3% to
+ * 79% of a core, and 46% to 103% of the ceiling, in four runs here. So a
+ * polling manager usually loses points here, not always; one that sleeps
+ * never does. */
+#define MANAGER_CPU_TARGET 0.25
+/* The job's speedup as a share of the ceiling: the reference reached 71%
+ * to 122% in 20 runs of make perf-series (5 December 2026; 73% or more in
+ * 19), and its manager 3% to 18% of a core. */
+#define DYNAMIC_TARGET 0.70
 
 typedef struct cpu_log {
     long runs;
@@ -804,17 +809,18 @@ START_TEST(test_dist_perf_dynamic)
         double manager = (after.cpu - before.cpu) / (after.wall - before.wall);
         /* Each figure as a share of its target (1 = on target), and the
          * worse of the two scored: full at 1, none at 0.5. */
-        double x_eff = r.efficiency[1] / 0.80;
+        double x_eff = r.efficiency[1] / DYNAMIC_TARGET;
         double x_mgr = manager > 0 ? MANAGER_CPU_TARGET / manager : 2;
         pk_perf_award(x_eff < x_mgr ? x_eff : x_mgr, 1.0, PK_PERF_HIGHER,
                       "dist_map_dynamic, manager + 2 workers, %zu uneven "
                       "items, automatic chunks (a static split of them "
                       "reaches 1.22x at best): "
                       "%.2fx over sequential, ceiling %.2fx (%.0f%%; target "
-                      "80%%); the manager used %.0f%% of a core while it ran "
+                      "%.0f%%); the manager used %.0f%% of a core while it ran "
                       "(target at most %.0f%%: it sleeps while it waits)", n,
                       r.ratio[1], r.ceiling, 100 * r.efficiency[1],
-                      100 * manager, 100 * MANAGER_CPU_TARGET);
+                      100 * DYNAMIC_TARGET, 100 * manager,
+                      100 * MANAGER_CPU_TARGET);
     }
     stop_server(sc.s, &sc, "dist_map_dynamic");
     unlink(log);
