@@ -109,7 +109,7 @@ GRADER_HDRS := tests/grader/grade.h tests/grader/grade_protocol.h common/include
 BIN_DIR    := $(abspath $(BUILD)/bin)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog mutants perf-selftest perf-series new-chapter new-chapter-check check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
+.PHONY: help deps all test grade hint watch grade-watch grade-asan-prog mutants perf-selftest race-rates perf-series new-chapter new-chapter-check check-skeletons bench bench-libpk lesson-check docs docs-check docs-instructor plots diagrams sanitize valgrind robustness \
         dist dist-check grade-all grade-all-check gradescope gradescope-check clean FORCE
 .DELETE_ON_ERROR:
 
@@ -127,6 +127,7 @@ help:
 	@echo "make check-skeletons                       prove every graded test fails on the skeletons"
 	@echo "make mutants [CH=NN-topic] [QUICK=1]       prove every realistic wrong solution loses points"
 	@echo "make perf-selftest [CH=NN-topic]           prove slow-but-correct solutions lose only their speed points"
+	@echo "make race-rates [CH=NN-topic] [RUNS=100]   how often race-dependent mutants are caught; the reference never fails"
 	@echo "make perf-series [RUNS=20] [PERF_MODE=busy] the reference's performance tests, RUNS times"
 	@echo "make new-chapter NAME=NN-topic             scaffold a chapter that builds and grades 0"
 	@echo "make sanitize [CH=NN-topic] [MINE=1]       solution tests under ASan+UBSan and TSan (MINE=1: your code)"
@@ -465,6 +466,12 @@ mutants: $(GRADER) $(TOOL_BINS) | deps
 
 perf-selftest: $(GRADER) $(TOOL_BINS) | deps
 	@PK_BUILD=$(BUILD) scripts/mutants.sh --kind slow $(if $(QUICK),--quick) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
+
+# The mutants whose catch depends on timing or an interleaving ("Race:" in
+# their header): their test RUNS times (default 100) on the mutant and on
+# the reference; at least 99% caught, and the reference never fails.
+race-rates: $(GRADER) $(TOOL_BINS) | deps
+	@PK_BUILD=$(BUILD) scripts/race-rates.sh $(if $(RUNS),$(RUNS),100) $(if $(CH),$(CH),$(MUTANT_CHAPTERS))
 
 # The reference solutions' performance tests RUNS times, on an idle machine
 # (PERF_MODE=idle) or with both cores kept busy (PERF_MODE=busy): the
