@@ -5,12 +5,14 @@
 # busy". With "busy", two busy loops keep both cores loaded meanwhile (as
 # make robustness does): then every test must either earn its points or say
 # the machine was too busy, never a low score with the ceiling at or above
-# 1.5x. Prints a table and a summary; writes $PK_BUILD/perf-series.txt.
+# 1.5x. Prints a table and a summary; writes $PK_BUILD/perf-series-MODE.txt
+# and one log per run, perf-series-MODE-N.log (an idle and a busy series
+# keep their own files).
 set -u
 runs=${1:-20}
 mode=${2:-idle}
 top=${PK_BUILD:-build}
-out=$top/perf-series.txt
+out=$top/perf-series-$mode.txt
 mkdir -p "$top"
 make --no-print-directory -s BUILD="$top" all >/dev/null || exit 1
 # The performance tests of every chapter, from the reference test programs.
@@ -31,7 +33,7 @@ fi
 full=0
 for i in $(seq 1 "$runs"); do
     NO_COLOR=1 make --no-print-directory -s grade SUBMISSION=solutions BUILD="$top" \
-        GRADE_ONLY="$only" > "$top/perf-series-$i.log" 2>&1
+        GRADE_ONLY="$only" > "$top/perf-series-$mode-$i.log" 2>&1
     # One line per performance test: run, test, score, max, busy?
     awk -v run="$i" '
         /"name": "/ {
