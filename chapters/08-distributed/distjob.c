@@ -42,11 +42,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <mpi.h>
+
+#include "pk/timing.h"
 
 #include "dist.h"
 #include "job.h"
@@ -424,16 +425,6 @@ static int cmd_job(const job_opts *o)
     return status;
 }
 
-/* CPU time this process has used, user + system, in seconds. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
 /* "RUNS WALL_S CPU_S" into path, replacing what was there (after the run,
  * outside the time the caller measures). */
 static void write_cpu_log(const char *path, long runs, double wall, double cpu)
@@ -478,9 +469,9 @@ static int cmd_serve(const job_opts *o)
         if (k != 1 || c == 'q')
             break;
         errno = 0;
-        double w0 = MPI_Wtime(), c0 = cpu_s();
+        double w0 = MPI_Wtime(), c0 = (double)pk_cpu_ns() * 1e-9;
         int rc = job_run(o, &d, &got);
-        double w1 = MPI_Wtime(), c1 = cpu_s();
+        double w1 = MPI_Wtime(), c1 = (double)pk_cpu_ns() * 1e-9;
         if (rc != 0)
             die("%s returned -1 (errno %s)", o->dynamic ? "dist_map_dynamic"
                 : "dist_map_static", err_name(errno));

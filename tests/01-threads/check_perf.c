@@ -19,7 +19,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "pk/task.h"
 #include "pk/timing.h"
@@ -384,16 +383,6 @@ static void gil_run(gil_work *w, thr_gil_mode mode)
     }
 }
 
-/* Process CPU time (user + system, every thread), in seconds. */
-static double cpu_now(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
 /* GIL mode, with the CPU time and the wall time it took added up: one
  * tick runs at a time, so while it runs the process should use one core;
  * threads that spin while they wait for the GIL use the other one too. */
@@ -401,9 +390,9 @@ static double gil_cpu_s, gil_wall_s;
 
 static void gil_on(void *p)
 {
-    double c0 = cpu_now(), w0 = (double)pk_now_ns() * 1e-9;
+    double c0 = (double)pk_cpu_ns() * 1e-9, w0 = (double)pk_now_ns() * 1e-9;
     gil_run(p, THR_GIL_ON);
-    gil_cpu_s += cpu_now() - c0;
+    gil_cpu_s += (double)pk_cpu_ns() * 1e-9 - c0;
     gil_wall_s += (double)pk_now_ns() * 1e-9 - w0;
 }
 static void gil_free(void *p) { gil_run(p, THR_GIL_FREE); }

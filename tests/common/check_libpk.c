@@ -80,6 +80,41 @@ START_TEST(test_timing_now_monotonic)
 }
 END_TEST
 
+/* Spins until this thread has used ms of CPU time (CLOCK_THREAD_CPUTIME_ID),
+ * giving up after 10 s of wall time. */
+static void *spin_cpu_ms(void *arg)
+{
+    long ms = (long)(intptr_t)arg;
+    struct timespec t;
+    uint64_t deadline = pk_now_ns() + 10000000000ull;
+    do {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    } while ((uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 <
+                 (uint64_t)ms && pk_now_ns() < deadline);
+    return NULL;
+}
+
+START_TEST(test_timing_cpu_ns)
+{
+    /* Sleeping costs (almost) no CPU time. */
+    uint64_t c0 = pk_cpu_ns();
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    double slept = (double)(pk_cpu_ns() - c0) * 1e-9;
+    ck_assert_msg(slept < 0.025, "pk_cpu_ns() advanced %g s over a 50 ms "
+                  "sleep: it reads the wall clock, not CPU time", slept);
+    /* Another thread's spinning counts: it is the process's CPU time. */
+    pthread_t th;
+    c0 = pk_cpu_ns();
+    ck_assert_int_eq(pthread_create(&th, NULL, spin_cpu_ms, (void *)(intptr_t)30), 0);
+    pthread_join(th, NULL);
+    double spun = (double)(pk_cpu_ns() - c0) * 1e-9;
+    ck_assert_msg(spun >= 0.030 && spun < 5, "a thread that used 30 ms of "
+                  "CPU time moved pk_cpu_ns() by %g s, expected at least "
+                  "0.030: it must count every thread of the process", spun);
+}
+END_TEST
+
 START_TEST(test_timing_stats_values)
 {
     const double s[] = {4, 1, 3, 2, 100};
@@ -1068,6 +1103,7 @@ Suite *pk_suite(void)
 
     /* libpk is not an exercise: these run in `make test` and earn no points. */
     pk_test_add_ungraded(s, test_timing_now_monotonic);
+    pk_test_add_ungraded(s, test_timing_cpu_ns);
     pk_test_add_ungraded(s, test_timing_stats_values);
     pk_test_add_ungraded(s, test_timing_stats_einval);
     pk_test_add_ungraded(s, test_timing_bench_counts);

@@ -27,6 +27,16 @@ extern "C" {
  */
 uint64_t pk_now_ns(void);
 
+/**
+ * @brief CPU time the whole process has used so far, in nanoseconds: user
+ *        and system time of every thread (CLOCK_PROCESS_CPUTIME_ID).
+ * @return the current reading; only differences mean anything. Beside
+ *         pk_now_ns() it tells how many cores a piece of code kept busy:
+ *         CPU time over wall time (a thread that spins while it waits
+ *         costs no wall time and a whole core).
+ */
+uint64_t pk_cpu_ns(void);
+
 /** @brief Summary of repeated measurements, all in seconds. */
 typedef struct pk_stats {
     size_t runs;    /**< number of samples summarised */
