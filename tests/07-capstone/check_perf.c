@@ -171,9 +171,18 @@ static void perf_driver(perf_mode mode, const char *what, double target)
 
     void (*const fns[])(void *) = {run_job, run_job};
     void *const ctxs[] = {&seq, &par};
+    /* OpenMP's threads meet at a barrier at the end of the loop: a thread
+     * that another program preempts holds up the other, which the process
+     * ceiling does not always see (each process gets its fair share).
+     * With two busy loops on the two cores it once read 1.64x and the
+     * reference reached 87% of it; the lockstep ceiling read 0.74x to
+     * 1.51x in the same conditions (six measurements, 5 December). So an
+     * OpenMP driver is measured only when both reach 1.5x, as chapter
+     * 05's OpenMP test is. */
     PK_PERF_LOOP {
         pk_perf_result r;
-        if (pk_perf_measure(fns, ctxs, 2, &r) != 0)
+        if ((mode == P_OMP ? pk_perf_measure_sync(fns, ctxs, 2, &r)
+                           : pk_perf_measure(fns, ctxs, 2, &r)) != 0)
             continue;
         expect_no_failure(&par);
         pk_perf_award(r.efficiency[1], target, PK_PERF_HIGHER,
