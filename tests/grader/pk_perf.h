@@ -104,7 +104,14 @@ typedef struct pk_perf_result {
                                                   in lockstep (a barrier
                                                   every half millisecond) */
     double efficiency[PK_PERF_MAX_VARIANTS]; /**< median over rounds of
-                                                  ratio / ceiling */
+                                                  each round's ratio over
+                                                  that round's ceiling:
+                                                  when rounds disagree it
+                                                  differs from ratio[i] /
+                                                  ceiling, the quotient of
+                                                  two medians (by up to 16
+                                                  points in a 20-run
+                                                  series) */
     double efficiency_sync[PK_PERF_MAX_VARIANTS]; /**< ratio / ceiling_sync:
                                                   the fair figure for code
                                                   whose threads wait for
