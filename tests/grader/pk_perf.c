@@ -73,11 +73,11 @@ static double time_once(void (*fn)(void *), void *ctx)
  * the trial took: measured on the course machine under load, the first
  * call after a trial ran 1.4 to 2x slower than the next. A short pause
  * lets that happen before anything is timed. */
-#define SETTLE_NS (20 * 1000 * 1000)
+#define SETTLE_MS 20
 
-static void settle(void)
+static void pause_ms(long ms)
 {
-    struct timespec ts = {0, SETTLE_NS};
+    struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
 }
@@ -100,7 +100,7 @@ static int rounds(void (*const fns[])(void *), void *const ctxs[], size_t k,
         ceil_sync[r] = pk_ceiling_trial_sync(CEILING_NPROCS, iters);
         if (ceil[r] <= 0 || ceil_sync[r] <= 0)
             return -1;
-        settle();
+        pause_ms(SETTLE_MS);
     }
     out->k = k;
     out->ceiling = median(ceil, PK_PERF_ROUNDS);
@@ -140,14 +140,9 @@ static int measure(void (*const fns[])(void *), void *const ctxs[], size_t k,
     for (size_t i = 0; i < k; i++) /* warm-up: caches, page faults, pools */
         fns[i](ctxs ? ctxs[i] : NULL);
 
-    long pause_ms = PK_PERF_BUSY_PAUSE_MS;
     for (int attempt = 0; attempt <= PK_PERF_BUSY_RETRIES; attempt++) {
-        if (attempt > 0) { /* a burst of load elsewhere may pass meanwhile */
-            struct timespec ts = {pause_ms / 1000, pause_ms % 1000 * 1000000L};
-            while (nanosleep(&ts, &ts) != 0)
-                ;
-            pause_ms *= 2;
-        }
+        if (attempt > 0) /* a burst of load elsewhere may pass meanwhile */
+            pause_ms(PK_PERF_BUSY_PAUSE_MS << (attempt - 1));
         if (rounds(fns, ctxs, k, iters, out) != 0) {
             pk_check_record(0, PK_NOTE_IS_PERF, "could not measure the machine's "
                             "ceiling (fork or thread creation failed?)");
